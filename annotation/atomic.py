@@ -1,0 +1,46 @@
+"""Atomic file writes: write a temporary file beside the target, then rename it into place.
+
+A crash or a full disk never leaves a half-written file under the target's name, and an existing
+file is only replaced once its successor is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if target.exists():
+            # Keep the permissions of the file being replaced (mkstemp creates 0600).
+            os.chmod(tmp_name, target.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically and return the path."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
