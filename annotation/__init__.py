@@ -12,6 +12,7 @@ from annotation.humman_json import (
     dumps_humman_json,
     parse_humman_json,
     read_humman_json,
+    write_humman_folder,
     write_humman_json,
 )
 from annotation.model import Annotation, JsonStyle, Provenance, Stage
@@ -54,5 +55,6 @@ __all__ = [
     "set_stage_length",
     "set_text",
     "split_stage",
+    "write_humman_folder",
     "write_humman_json",
 ]

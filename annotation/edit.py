@@ -122,7 +122,10 @@ def insert_stage(
             f"insert at a position from 0 to {count} ({count} appends)",
         )
     _check_length(num_frames, position)
-    start = annotation.stages[position].start_frame if position < count else annotation.length
+    if position < count:
+        start = annotation.stages[position].start_frame
+    else:  # append right after the last stage (stages are contiguous), not at an uncovered tail's end
+        start = annotation.stages[-1].end_frame if count else annotation.length
     new = Stage(start, start + num_frames, **_texts(texts))
     stages = [*annotation.stages[:position], new, *_shifted(annotation.stages[position:], num_frames)]
     return _finish(annotation, stages, num_frames, options)
@@ -164,9 +167,9 @@ def _texts(texts: Mapping[str, str | None]) -> dict[str, str | None]:
 
 
 def _join(first: str | None, second: str | None) -> str | None:
-    if first is None or first == second:
+    if _blank(first) or first == second:  # a blank text is missing: join nothing to it
         return second
-    if second is None:
+    if _blank(second):
         return first
     return f"{first.rstrip()} {second.lstrip()}"
 

@@ -198,6 +198,7 @@ def read_caption_file(
             f"not UTF-8 text (byte {exc.start})", file=str(path), fix="save the file as UTF-8"
         ) from None
     digest = hashlib.sha256(data).hexdigest()
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first caption
     annotations = parse_caption_file(
         text, source_id=path.stem, num_frames=num_frames, fps=fps, path=str(path)
     )

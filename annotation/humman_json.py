@@ -177,6 +177,32 @@ def write_humman_json(annotation: Annotation, path: str | Path, style: JsonStyle
     return atomic_write_text(path, dumps_humman_json(annotation, style))
 
 
+def write_humman_folder(annotations: Iterable[Annotation], folder: str | Path) -> list[Path]:
+    """Write each annotation to ``folder/<motion_id>.json`` (atomically, one file at a time).
+
+    Motion ids must be unique and usable as file names; both are checked before anything is written.
+    """
+    annotations = list(annotations)
+    folder = Path(folder)
+    seen: dict[str, int] = {}
+    for index, annotation in enumerate(annotations):
+        name = annotation.motion_id
+        if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:
+            raise MogenBenchError(
+                f"motion id {name!r} cannot be a file name",
+                field=f"annotations[{index}].motion_id",
+                fix="give the annotation a motion id without path separators",
+            )
+        if name in seen:
+            raise MogenBenchError(
+                f"motion id {name!r} appears twice (annotations {seen[name]} and {index})",
+                field="motion_id",
+                fix="give every annotation its own motion id",
+            )
+        seen[name] = index
+    return [write_humman_json(a, folder / f"{a.motion_id}.json") for a in annotations]
+
+
 def humman_stage_dict(stage: Stage, key_order: Iterable[str] = DEFAULT_KEY_ORDER) -> dict:
     """One stage as its HuMMan-MoGen JSON object."""
     values: dict[str, object] = {

@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 from annotation.model import Annotation
 from annotation.parts import TEXT_FIELDS
 
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 
 def words(text: str) -> list[str]:
     """Lower-case words of a text (letters and inner apostrophes; digits and punctuation dropped)."""
-    return _WORD.findall(text.lower())
+    return _WORD.findall(text.lower().replace("\u2019", "'"))  # a typographic apostrophe is one too
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,26 @@ def test_caption_file_without_motion_checks_syntax_and_warns(tmp_path):
     assert [p.severity for p in report.problems] == ["error", "warning"]
     assert report.errors[0].message.startswith("line 2: expected 4 '#'-separated fields")
     assert "1 whole-clip caption(s) were checked for syntax only" in report.warnings[0].message
+
+
+def test_folder_round_trip(release_root, tmp_path):
+    from annotation import write_humman_folder
+
+    annotations, _ = read_annotations([release_root])
+    renamed = annotations[0].replace(motion_id="p000460_a000011")
+    written = write_humman_folder([annotations[0], renamed], tmp_path / "out" / "annotations")
+    assert [p.name for p in written] == ["p000459_a000011.json", "p000460_a000011.json"]
+    source = (release_root / "annotations" / "p000459_a000011.json").read_bytes()
+    assert all(p.read_bytes() == source for p in written)
+    again, _ = read_annotations([tmp_path / "out"])
+    assert [a.stages for a in again] == [annotations[0].stages] * 2
+
+
+@pytest.mark.parametrize("ids, message", [(["a", "a"], "appears twice"), (["../x"], "cannot be a file name")])
+def test_folder_writer_rejects_bad_ids_before_writing(release_root, tmp_path, ids, message):
+    from annotation import write_humman_folder
+
+    annotation = read_annotations([release_root])[0][0]
+    with pytest.raises(MogenBenchError, match=message):
+        write_humman_folder([annotation.replace(motion_id=i) for i in ids], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
