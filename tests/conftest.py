@@ -44,3 +44,21 @@ def release_root(tmp_path: Path) -> Path:
     shutil.copy(HUMMAN_EXAMPLE, root / "annotations" / HUMMAN_EXAMPLE.name)
     write_smpl_npz(root / "smpl_on_ground" / "p000459_a000011.npz", HUMMAN_EXAMPLE_FRAMES)
     return root
+
+
+def shared_sample_dir() -> Path:
+    """The real HumanML3D sample (clip 012314 + statistics) in the project's shared folder.
+
+    Found at ``$MOGEN_BENCH_SHARED/data/humanml3d_sample`` or ``../shared/data/humanml3d_sample`` beside the
+    repository. Its data is not redistributed with the code, so outside CI the tests that need it skip when
+    it is absent; under CI (``CI`` set) its absence is a failure, so those tests cannot silently vanish.
+    """
+    import os
+
+    base = Path(os.environ.get("MOGEN_BENCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    sample = base / "data" / "humanml3d_sample"
+    if not sample.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the HumanML3D sample is missing under CI: {sample}")
+        pytest.skip(f"the HumanML3D sample is not here: {sample} (set MOGEN_BENCH_SHARED)")
+    return sample

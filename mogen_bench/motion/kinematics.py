@@ -1,0 +1,172 @@
+"""Forward and inverse kinematics over a ``Skeleton``, batched over motions and frames.
+
+These follow HumanML3D's ``common/skeleton.py`` exactly, because its features are defined by them:
+
+- bone offsets are ``|joint - parent| * raw_offset`` (bone length times the published rest direction);
+- every chain restarts from the root rotation, including the arm chains that start at spine3, so a
+  collar's rotation is relative to the pelvis heading (FK and IK agree on this);
+- inverse kinematics gives each bone the shortest-arc rotation from its rest direction (no twist), and the
+  root rotation turns the body's forward direction to +z, with frame 0 forced to the identity.
+
+Loops run over the joints of the tree (at most 24), never over frames or motions.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+from mogen_bench.motion.rotations import cont6d_to_matrix, qbetween, qinv, qmul, qrot
+from mogen_bench.motion.skeletons import Skeleton
+
+UP = (0.0, 1.0, 0.0)
+FORWARD = (0.0, 0.0, 1.0)
+
+
+def raw_offsets(skeleton: Skeleton, like: torch.Tensor) -> torch.Tensor:
+    """The skeleton's unit rest directions ``(J, 3)`` in ``like``'s dtype and device."""
+    return torch.tensor(skeleton.raw_offsets, dtype=like.dtype, device=like.device)
+
+
+def bone_offsets(skeleton: Skeleton, joints: torch.Tensor) -> torch.Tensor:
+    """Offsets ``(..., J, 3)`` of a pose ``(..., J, 3)``: each bone's length along its rest direction."""
+    parents = list(skeleton.parents)
+    parents[0] = 0  # the root's raw offset is zero, so its "bone" contributes nothing
+    lengths = torch.linalg.vector_norm(joints - joints[..., parents, :], dim=-1, keepdim=True)
+    return lengths * raw_offsets(skeleton, joints)
+
+
+def offsets_from_lengths(skeleton: Skeleton, lengths: torch.Tensor) -> torch.Tensor:
+    """Offsets ``(..., J, 3)`` from bone lengths ``(..., J)`` (entry 0, the root, is ignored)."""
+    return lengths[..., None] * raw_offsets(skeleton, lengths)
+
+
+def forward_kinematics(
+    skeleton: Skeleton, rotations: torch.Tensor, root_positions: torch.Tensor, offsets: torch.Tensor
+) -> torch.Tensor:
+    """Joint positions ``(..., J, 3)`` from local quaternions ``(..., J, 4)`` and root positions ``(..., 3)``.
+
+    ``offsets`` ``(..., J, 3)`` broadcasts against the batch (one skeleton for all frames, or one per motion).
+    """
+    return _forward(skeleton, rotations, root_positions, offsets, compose=qmul, apply=qrot)
+
+
+def forward_kinematics_cont6d(
+    skeleton: Skeleton, cont6d: torch.Tensor, root_positions: torch.Tensor, offsets: torch.Tensor
+) -> torch.Tensor:
+    """As ``forward_kinematics`` with local rotations in continuous 6D ``(..., J, 6)``."""
+    matrices = cont6d_to_matrix(cont6d)
+    return _forward(
+        skeleton,
+        matrices,
+        root_positions,
+        offsets,
+        compose=torch.matmul,
+        apply=lambda m, v: (m @ v[..., None])[..., 0],
+    )
+
+
+def _forward(skeleton, rotations, root_positions, offsets, compose, apply) -> torch.Tensor:
+    joints: list[torch.Tensor | None] = [None] * skeleton.num_joints
+    joints[0] = root_positions
+    for chain in skeleton.chains:
+        # Every chain starts from the root rotation (HumanML3D), also those that branch off the spine.
+        rotation = rotations[..., 0, :] if rotations.shape[-1] == 4 else rotations[..., 0, :, :]
+        for parent, child in itertools.pairwise(chain):
+            local = rotations[..., child, :] if rotations.shape[-1] == 4 else rotations[..., child, :, :]
+            rotation = compose(rotation, local)
+            joints[child] = apply(rotation, offsets[..., child, :]) + joints[parent]
+    return torch.stack(joints, dim=-2)
+
+
+def gaussian_smooth(x: torch.Tensor, sigma: float, dim: int = -2, truncate: float = 4.0) -> torch.Tensor:
+    """Gaussian filter along ``dim`` with edge-replicating borders.
+
+    Matches ``scipy.ndimage.gaussian_filter1d(x, sigma, axis=dim, mode='nearest')`` (kernel radius
+    ``int(truncate * sigma + 0.5)``), which HumanML3D uses to smooth the facing direction.
+    """
+    radius = int(truncate * sigma + 0.5)
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    moved = x.movedim(dim, -1)
+    shape = moved.shape
+    flat = moved.reshape(-1, 1, shape[-1])
+    # 'nearest' extends the edge values; replicate padding does the same, however short the signal.
+    index = torch.arange(-radius, shape[-1] + radius, device=x.device).clamp(0, shape[-1] - 1)
+    padded = flat[..., index]
+    smoothed = F.conv1d(padded, kernel.flip(0).view(1, 1, -1))
+    return smoothed.reshape(shape).movedim(-1, dim)
+
+
+def facing_direction(
+    joints: torch.Tensor,
+    across_pairs: tuple[tuple[int, int], tuple[int, int]],
+    smooth_sigma: float | None = None,
+) -> torch.Tensor:
+    """Unit horizontal forward direction ``(..., T, 3)`` of poses ``(..., T, J, 3)``.
+
+    ``across`` is the sum of ``joints[a] - joints[b]`` over ``across_pairs`` (normalised), and forward is
+    ``up x across``; with ``smooth_sigma`` it is Gaussian-smoothed over frames before normalising.
+    """
+    (a1, b1), (a2, b2) = across_pairs
+    across = (joints[..., a1, :] - joints[..., b1, :]) + (joints[..., a2, :] - joints[..., b2, :])
+    across = across / torch.linalg.vector_norm(across, dim=-1, keepdim=True)
+    up = torch.tensor(UP, dtype=joints.dtype, device=joints.device).expand_as(across)
+    forward = torch.linalg.cross(up, across, dim=-1)
+    if smooth_sigma:
+        forward = gaussian_smooth(forward, smooth_sigma, dim=-2)
+    return forward / torch.linalg.vector_norm(forward, dim=-1, keepdim=True)
+
+
+def inverse_kinematics(
+    skeleton: Skeleton,
+    joints: torch.Tensor,
+    across_pairs: tuple[tuple[int, int], tuple[int, int]],
+    smooth_sigma: float | None = None,
+) -> torch.Tensor:
+    """Local quaternions ``(..., T, J, 4)`` that ``forward_kinematics`` turns back into ``joints``.
+
+    The root rotation takes the facing direction (see ``facing_direction``) to +z, and frame 0's root
+    rotation is the identity, as in HumanML3D. Each bone gets the shortest-arc rotation from its rest
+    direction to its direction in the data.
+    """
+    forward = facing_direction(joints, across_pairs, smooth_sigma)
+    target = torch.tensor(FORWARD, dtype=joints.dtype, device=joints.device).expand_as(forward)
+    root = qbetween(forward, target)
+    identity = torch.tensor((1.0, 0.0, 0.0, 0.0), dtype=joints.dtype, device=joints.device)
+    root = torch.cat([identity.expand_as(root[..., :1, :]), root[..., 1:, :]], dim=-2)
+
+    rest = raw_offsets(skeleton, joints)
+    local: list[torch.Tensor | None] = [None] * skeleton.num_joints
+    local[0] = root
+    for chain in skeleton.chains:
+        rotation = root
+        for parent, child in itertools.pairwise(chain):
+            bone = joints[..., child, :] - joints[..., parent, :]
+            bone = bone / torch.linalg.vector_norm(bone, dim=-1, keepdim=True)
+            global_rotation = qbetween(rest[child].expand_as(bone), bone)
+            local[child] = qmul(qinv(rotation), global_rotation)
+            rotation = qmul(rotation, local[child])
+    return torch.stack(local, dim=-2)
+
+
+def heading_quaternion(angle: torch.Tensor) -> torch.Tensor:
+    """Quaternions ``(cos a, 0, sin a, 0)``: a turn of ``2a`` about +y (HumanML3D's root angle ``a``)."""
+    zeros = torch.zeros_like(angle)
+    return torch.stack([torch.cos(angle), zeros, torch.sin(angle), zeros], dim=-1)
+
+
+__all__ = [
+    "bone_offsets",
+    "facing_direction",
+    "forward_kinematics",
+    "forward_kinematics_cont6d",
+    "gaussian_smooth",
+    "heading_quaternion",
+    "inverse_kinematics",
+    "offsets_from_lengths",
+    "raw_offsets",
+]
