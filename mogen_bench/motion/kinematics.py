@@ -13,6 +13,7 @@ Loops run over the joints of the tree (at most 24), never over frames or motions
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import torch
@@ -50,35 +51,66 @@ def forward_kinematics(
 
     ``offsets`` ``(..., J, 3)`` broadcasts against the batch (one skeleton for all frames, or one per motion).
     """
-    return _forward(skeleton, rotations, root_positions, offsets, compose=qmul, apply=qrot)
+    return _forward(skeleton, rotations, root_positions, offsets, compose=qmul, apply=qrot, rotation_ndim=1)
 
 
 def forward_kinematics_cont6d(
     skeleton: Skeleton, cont6d: torch.Tensor, root_positions: torch.Tensor, offsets: torch.Tensor
 ) -> torch.Tensor:
     """As ``forward_kinematics`` with local rotations in continuous 6D ``(..., J, 6)``."""
-    matrices = cont6d_to_matrix(cont6d)
     return _forward(
         skeleton,
-        matrices,
+        cont6d_to_matrix(cont6d),
         root_positions,
         offsets,
         compose=torch.matmul,
         apply=lambda m, v: (m @ v[..., None])[..., 0],
+        rotation_ndim=2,
     )
 
 
-def _forward(skeleton, rotations, root_positions, offsets, compose, apply) -> torch.Tensor:
-    joints: list[torch.Tensor | None] = [None] * skeleton.num_joints
-    joints[0] = root_positions
-    for chain in skeleton.chains:
-        # Every chain starts from the root rotation (HumanML3D), also those that branch off the spine.
-        rotation = rotations[..., 0, :] if rotations.shape[-1] == 4 else rotations[..., 0, :, :]
+@functools.cache
+def _tree_levels(skeleton: Skeleton) -> tuple[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]:
+    """Joints grouped by depth in the tree: (children, rotation-before index, parent) per level.
+
+    The rotation a child's local rotation applies to is the root's for a chain's first bone (HumanML3D
+    restarts every chain from the root rotation) and the parent's global rotation otherwise. Joints of
+    one level depend only on earlier levels, so a level is computed in one batched step.
+    """
+    parents = skeleton.parents
+    depth = [0] * skeleton.num_joints
+    for chain in skeleton.chains:  # chains list parents before children
         for parent, child in itertools.pairwise(chain):
-            local = rotations[..., child, :] if rotations.shape[-1] == 4 else rotations[..., child, :, :]
-            rotation = compose(rotation, local)
-            joints[child] = apply(rotation, offsets[..., child, :]) + joints[parent]
-    return torch.stack(joints, dim=-2)
+            depth[child] = depth[parent] + 1
+    first_bones = {chain[1] for chain in skeleton.chains}
+    levels: dict[int, list[tuple[int, int, int]]] = {}
+    for child in range(1, skeleton.num_joints):
+        before = 0 if child in first_bones else parents[child]
+        levels.setdefault(depth[child], []).append((child, before, parents[child]))
+    return tuple(tuple(zip(*levels[d], strict=True)) for d in sorted(levels))  # type: ignore[misc]
+
+
+def _forward(skeleton, rotations, root_positions, offsets, compose, apply, rotation_ndim) -> torch.Tensor:
+    def joint_axis(x: torch.Tensor, trailing: int) -> int:
+        return x.ndim - 1 - trailing
+
+    rot_axis = joint_axis(rotations, rotation_ndim)
+    offsets = offsets.expand(*root_positions.shape[:-1], *offsets.shape[-2:])
+    global_rotations: list[torch.Tensor | None] = [None] * skeleton.num_joints
+    positions: list[torch.Tensor | None] = [None] * skeleton.num_joints
+    global_rotations[0] = rotations.select(rot_axis, 0)
+    positions[0] = root_positions
+    for children, before, parents in _tree_levels(skeleton):
+        local = rotations.index_select(rot_axis, torch.tensor(children, device=rotations.device))
+        previous = torch.stack([global_rotations[i] for i in before], dim=rot_axis)
+        composed = compose(previous, local)
+        step = apply(composed, offsets[..., children, :])
+        start = torch.stack([positions[i] for i in parents], dim=-2)
+        placed = step + start
+        for k, child in enumerate(children):
+            global_rotations[child] = composed.select(rot_axis, k)
+            positions[child] = placed[..., k, :]
+    return torch.stack(positions, dim=-2)
 
 
 def gaussian_smooth(x: torch.Tensor, sigma: float, dim: int = -2, truncate: float = 4.0) -> torch.Tensor:
@@ -139,18 +171,20 @@ def inverse_kinematics(
     identity = torch.tensor((1.0, 0.0, 0.0, 0.0), dtype=joints.dtype, device=joints.device)
     root = torch.cat([identity.expand_as(root[..., :1, :]), root[..., 1:, :]], dim=-2)
 
-    rest = raw_offsets(skeleton, joints)
-    local: list[torch.Tensor | None] = [None] * skeleton.num_joints
-    local[0] = root
-    for chain in skeleton.chains:
-        rotation = root
-        for parent, child in itertools.pairwise(chain):
-            bone = joints[..., child, :] - joints[..., parent, :]
-            bone = bone / torch.linalg.vector_norm(bone, dim=-1, keepdim=True)
-            global_rotation = qbetween(rest[child].expand_as(bone), bone)
-            local[child] = qmul(qinv(rotation), global_rotation)
-            rotation = qmul(rotation, local[child])
-    return torch.stack(local, dim=-2)
+    # Each bone's global rotation is the shortest arc from its rest direction to its direction in the data;
+    # its local rotation is that relative to the rotation before it (the root's for a chain's first bone).
+    children = list(range(1, skeleton.num_joints))
+    parents = [skeleton.parents[c] for c in children]
+    bones = joints[..., children, :] - joints[..., parents, :]
+    bones = bones / torch.linalg.vector_norm(bones, dim=-1, keepdim=True)
+    rest = raw_offsets(skeleton, joints)[children]
+    global_rotations = torch.cat([root[..., None, :], qbetween(rest.expand_as(bones), bones)], dim=-2)
+    before = [0] * skeleton.num_joints
+    for level_children, level_before, _ in _tree_levels(skeleton):
+        for child, index in zip(level_children, level_before, strict=True):
+            before[child] = index
+    local = qmul(qinv(global_rotations[..., [before[c] for c in children], :]), global_rotations[..., 1:, :])
+    return torch.cat([root[..., None, :], local], dim=-2)
 
 
 def heading_quaternion(angle: torch.Tensor) -> torch.Tensor:
