@@ -213,15 +213,20 @@ def qbetween(v0: Array, v1: Array) -> Array:
     zero = lengths <= finfo.tiny
     # |raw| = |v0||v1| sqrt(2 (1 + cos)): relative to the lengths it vanishes only for opposite vectors.
     opposite = (raw_norm <= math.sqrt(finfo.eps) * lengths) & ~zero
-    # Half turn about v0 x e, with e the basis axis least aligned with v0 (never parallel to it).
-    least = torch.argmin(a.abs(), dim=-1)
-    e = torch.nn.functional.one_hot(least, 3).to(a.dtype)
-    half_turn = torch.cat([torch.zeros_like(raw[..., :1]), _normalize(torch.linalg.cross(a, e, dim=-1))], -1)
-    identity = torch.zeros_like(raw)
-    identity[..., 0] = 1
-    q = raw / torch.where(opposite | zero, torch.ones_like(raw_norm), raw_norm)
-    q = torch.where(opposite, half_turn, q)
-    q = torch.where(zero, identity, q)
+    special = opposite | zero
+    q = raw / torch.where(special, torch.ones_like(raw_norm), raw_norm)
+    # The fallbacks cost as much as the formula itself, so they run only when some pair needs them.
+    if bool(special.any()):
+        # Half turn about v0 x e, with e the basis axis least aligned with v0 (never parallel to it).
+        least = torch.argmin(a.abs(), dim=-1)
+        e = torch.nn.functional.one_hot(least, 3).to(a.dtype)
+        half_turn = torch.cat(
+            [torch.zeros_like(raw[..., :1]), _normalize(torch.linalg.cross(a, e, dim=-1))], -1
+        )
+        identity = torch.zeros_like(raw)
+        identity[..., 0] = 1
+        q = torch.where(opposite, half_turn, q)
+        q = torch.where(zero, identity, q)
     return _out(q, as_numpy)
 
 
