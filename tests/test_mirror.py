@@ -209,3 +209,31 @@ def test_numpy_and_batches():
 def test_bad_input(call, message):
     with pytest.raises(MogenBenchError, match=message):
         call()
+
+
+def test_rot6d_mirror_is_an_involution_and_matches_mirrored_smpl_parameters():
+    from mogen_bench.motion.mirror import mirror_rot6d
+    from mogen_bench.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+    from mogen_bench.motion.smpl_rot6d import smpl_to_rot6d
+
+    rng = torch.Generator().manual_seed(5)
+    orient = torch.randn(12, 3, generator=rng, dtype=torch.float64) * 0.5
+    pose = torch.randn(12, 69, generator=rng, dtype=torch.float64) * 0.3
+    transl = torch.cumsum(torch.randn(12, 3, generator=rng, dtype=torch.float64) * 0.05, 0)
+    features = smpl_to_rot6d(orient, pose, transl)
+    assert torch.equal(mirror_rot6d(mirror_rot6d(features)), features)
+
+    # Mirror the SMPL motion itself: reflect through x = 0 (R -> M R M, axis-angle (x, y, z) -> (x, -y, -z)),
+    # swap left and right joints (SMPL's 24 joints; the pelvis is joint 0 of the pose, body_pose starts at 1).
+    reflect = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
+    perm = SMPL24.mirror_permutation()
+
+    def mirror_aa(aa):
+        return matrix_to_axis_angle(reflect @ axis_angle_to_matrix(aa) @ reflect)
+
+    body = pose.reshape(12, 23, 3)
+    mirrored_body = mirror_aa(body[:, [perm[j] - 1 for j in range(1, 24)]]).reshape(12, 69)
+    expected = smpl_to_rot6d(
+        mirror_aa(orient), mirrored_body, transl * torch.tensor([-1.0, 1, 1], dtype=torch.float64)
+    )
+    assert torch.allclose(mirror_rot6d(features), expected, atol=1e-10)

@@ -179,8 +179,8 @@ def test_blocks_match_the_feature_spec(spec, representation):
 
 
 def test_unknown_names_are_project_errors():
-    with pytest.raises(MogenBenchError, match=r"representation 'smpl-rot6d-135'.*humanml3d-263, kit-251"):
-        part_slices("smpl-rot6d-135")
+    with pytest.raises(MogenBenchError, match=r"representation 'smpl-rot6d-999'.*kit-251, smpl-rot6d-135"):
+        part_slices("smpl-rot6d-999")
     with pytest.raises(MogenBenchError, match=r"unknown body part 'larm'.*'right_arm'"):
         part_slice("humanml3d-263", "larm")
     with pytest.raises(MogenBenchError, match=r"did you mean 'left_arm'"):
@@ -198,3 +198,13 @@ def test_token_sizes_match_the_released_checkpoint():
     for token, indices in finemogen_token_slices("humanml3d-263").items():
         assert shapes[f"model.joint_embed.{token}_embed.weight"] == [64, len(indices)], token
         assert shapes[f"model.out.{token}_out.weight"] == [len(indices), 64], token
+
+
+def test_smpl_rot6d_slices_follow_the_joint_groups():
+    slices = part_slices("smpl-rot6d-135")
+    # The pelvis (trajectory) owns height, planar velocity and its own 6D rotation; joint j owns 3+6j..8+6j.
+    assert slices["trajectory"] == tuple(range(9))
+    assert slices["head"] == (*range(3 + 6 * 12, 9 + 6 * 12), *range(3 + 6 * 15, 9 + 6 * 15))
+    assert slices["left_arm"][:6] == tuple(range(3 + 6 * 13, 9 + 6 * 13))
+    seen = sorted(i for part in PARTS for i in slices[part])
+    assert seen == list(range(135)) and slices["body"] == tuple(range(135))

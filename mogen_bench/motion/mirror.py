@@ -128,4 +128,38 @@ def mirror_features(features: Array, spec: GuoFeatureSpec = HUMANML3D_SPEC) -> A
     return mirrored.numpy() if as_numpy else mirrored
 
 
-__all__ = ["CONT6D_MIRROR_SIGNS", "feature_mirror_map", "mirror_features", "mirror_joints"]
+@cache
+def rot6d_mirror_map() -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """``(source, sign)`` for ``smpl-rot6d-135``: height stays, the heading-frame x velocity flips, and each
+    joint's 6D rotation is conjugated by the reflection and moved to its mirror joint."""
+    perm = SMPL22.mirror_permutation()
+    source = [0, 1, 2]
+    sign = [1.0, -1.0, 1.0]
+    for joint in range(SMPL22.num_joints):
+        source += [3 + 6 * perm[joint] + k for k in range(6)]
+        sign += CONT6D_MIRROR_SIGNS
+    return tuple(source), tuple(sign)
+
+
+def mirror_rot6d(features: Array) -> Array:
+    """``smpl-rot6d-135`` features ``(..., 135)`` of the mirrored motion."""
+    tensor, as_numpy = _as_tensor(features, "features")
+    if tensor.ndim < 1 or tensor.shape[-1] != 135:
+        raise MogenBenchError(
+            f"features must have shape (..., 135) for smpl-rot6d-135, got {tuple(tensor.shape)}",
+            field="features",
+            fix="give smpl-rot6d-135 features",
+        )
+    source, sign = rot6d_mirror_map()
+    mirrored = _signed_gather(tensor, source, sign, dim=-1)
+    return mirrored.numpy() if as_numpy else mirrored
+
+
+__all__ = [
+    "CONT6D_MIRROR_SIGNS",
+    "feature_mirror_map",
+    "mirror_features",
+    "mirror_joints",
+    "mirror_rot6d",
+    "rot6d_mirror_map",
+]

@@ -1,4 +1,4 @@
-"""Which feature dimensions belong to which body part, for ``humanml3d-263`` and ``kit-251``.
+"""Which feature dimensions belong to which body part, for ``humanml3d-263``, ``kit-251``, ``smpl-rot6d-135``.
 
 FineMoGen splits a HumanML3D-style feature vector into part tokens by joint: every joint owns its ric
 position (3), its 6D rotation (6) and its velocity (3), and the root joint 0 owns the trajectory
@@ -81,9 +81,15 @@ JOINT_GROUPS: dict[str, dict[str, tuple[int, ...]]] = {
         "trajectory": (0,),
     },
 }
+# The SMPL rotation representation has the same 22 joints and so the same groups.
+JOINT_GROUPS["smpl-rot6d-135"] = JOINT_GROUPS["humanml3d-263"]
 
 #: The skeleton each representation's joints index.
-REPRESENTATION_SKELETONS: dict[str, Skeleton] = {"humanml3d-263": SMPL22, "kit-251": KIT21}
+REPRESENTATION_SKELETONS: dict[str, Skeleton] = {
+    "humanml3d-263": SMPL22,
+    "kit-251": KIT21,
+    "smpl-rot6d-135": SMPL22,
+}
 
 
 class FeatureBlocks(NamedTuple):
@@ -130,8 +136,20 @@ def joint_feature_indices(joint: int, num_joints: int) -> tuple[int, ...]:
     return (*ric, *rot, *vel)
 
 
-def group_feature_indices(joints: tuple[int, ...], num_joints: int) -> tuple[int, ...]:
-    """Sorted union of the dims of ``joints``."""
+def rot6d_joint_feature_indices(joint: int) -> tuple[int, ...]:
+    """Dims of one joint in ``smpl-rot6d-135``: its 6D rotation (the pelvis also owns height and velocity)."""
+    if not 0 <= joint < 22:
+        raise MogenBenchError(f"joint {joint} is not one of the 22 joints", field="joint", fix="give 0..21")
+    rotation = tuple(range(3 + 6 * joint, 9 + 6 * joint))
+    return (0, 1, 2, *rotation) if joint == 0 else rotation
+
+
+def group_feature_indices(
+    joints: tuple[int, ...], num_joints: int, representation: str = ""
+) -> tuple[int, ...]:
+    """Sorted union of the dims of ``joints`` (HumanML3D-style layout unless ``smpl-rot6d-135``)."""
+    if representation == "smpl-rot6d-135":
+        return tuple(sorted({i for joint in joints for i in rot6d_joint_feature_indices(joint)}))
     return tuple(sorted({i for joint in joints for i in joint_feature_indices(joint, num_joints)}))
 
 
@@ -149,8 +167,9 @@ def _check_representation(representation: str) -> str:
 def _slices(representation: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     num_joints = REPRESENTATION_SKELETONS[representation].num_joints
     groups = JOINT_GROUPS[representation]
-    parts = [(part, group_feature_indices(groups[part], num_joints)) for part in PARTS]
-    return (*parts, (BODY, tuple(range(feature_blocks(num_joints).dims))))
+    parts = [(part, group_feature_indices(groups[part], num_joints, representation)) for part in PARTS]
+    dims = 135 if representation == "smpl-rot6d-135" else feature_blocks(num_joints).dims
+    return (*parts, (BODY, tuple(range(dims))))
 
 
 def part_slices(representation: str) -> dict[str, tuple[int, ...]]:
