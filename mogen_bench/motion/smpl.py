@@ -112,7 +112,8 @@ def _rest_joints_from_offsets(offsets: tuple[tuple[float, float, float], ...]) -
     return joints
 
 
-# Absolute rest joint positions (24, 3), float64, read-only: the offsets summed along the kinematic tree.
+# Absolute rest joint positions (24, 3), float64, read-only: the offsets summed along the kinematic tree
+# (so the 4-decimal rounding adds up to at most 0.35 mm at the hands and the head).
 SMPL_NEUTRAL_REST_JOINTS: np.ndarray = _rest_joints_from_offsets(SMPL_NEUTRAL_REST_OFFSETS)
 _REST_JOINTS_TENSOR = torch.tensor(SMPL_NEUTRAL_REST_JOINTS.tolist(), dtype=torch.float64)
 
@@ -121,8 +122,8 @@ _PARAM_SHAPES = {"global_orient": 3, "body_pose": 69, "transl": 3}
 _PARAM_HINTS = {
     "global_orient": "the pelvis rotation as one axis-angle vector (3 numbers) per frame",
     "body_pose": (
-        "SMPL joints 1..23 as axis-angle, 23 x 3 = 69 numbers per frame (66 or 63 numbers are SMPL-X / "
-        "SMPL-H body poses or include the root; SMPL needs all 23 joints, hands included)"
+        "SMPL joints 1..23 as axis-angle, 23 x 3 = 69 numbers per frame; 63 numbers are an SMPL-H / "
+        "SMPL-X body pose (21 joints) and 66 usually the root plus those, while SMPL needs all 23 joints"
     ),
     "transl": "the root translation (3 numbers) per frame",
     "betas": "the shape coefficients, (..., T, num_betas) or one row (..., num_betas) for the whole motion",
