@@ -146,8 +146,8 @@ def facing_direction(
     (a1, b1), (a2, b2) = across_pairs
     across = (joints[..., a1, :] - joints[..., b1, :]) + (joints[..., a2, :] - joints[..., b2, :])
     across = across / torch.linalg.vector_norm(across, dim=-1, keepdim=True)
-    up = torch.tensor(UP, dtype=joints.dtype, device=joints.device).expand_as(across)
-    forward = torch.linalg.cross(up, across, dim=-1)
+    # up x across = (across_z, 0, -across_x) for up = +y.
+    forward = torch.stack([across[..., 2], torch.zeros_like(across[..., 0]), -across[..., 0]], dim=-1)
     if smooth_sigma:
         forward = gaussian_smooth(forward, smooth_sigma, dim=-2)
     return forward / torch.linalg.vector_norm(forward, dim=-1, keepdim=True)

@@ -131,6 +131,15 @@ def _out(result: torch.Tensor, as_numpy: bool):
     return result.numpy() if as_numpy else result
 
 
+def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cross product over the last dim, written per component: about twice as fast as
+    ``torch.linalg.cross`` on CPU for the (..., 3) tensors of the motion pipeline."""
+    a, b = torch.broadcast_tensors(a, b)
+    ax, ay, az = a.unbind(-1)
+    bx, by, bz = b.unbind(-1)
+    return torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], dim=-1)
+
+
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(dim=-1, keepdim=True)
 
@@ -144,12 +153,18 @@ def _normalize(v: torch.Tensor) -> torch.Tensor:
 
 
 def _qmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    aw, au = a[..., :1], a[..., 1:]
-    bw, bu = b[..., :1], b[..., 1:]
-    au, bu = torch.broadcast_tensors(au, bu)
-    w = aw * bw - _dot(au, bu)
-    u = aw * bu + bw * au + torch.linalg.cross(au, bu, dim=-1)
-    return torch.cat([w, u], dim=-1)
+    a, b = torch.broadcast_tensors(a, b)
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        dim=-1,
+    )
 
 
 def qmul(q: Array, r: Array) -> Array:
@@ -184,8 +199,8 @@ def qstandardize(q: Array) -> Array:
 def _qrot(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     w, u = q[..., :1], q[..., 1:]
     u, v = torch.broadcast_tensors(u, v)
-    uv = torch.linalg.cross(u, v, dim=-1)
-    uuv = torch.linalg.cross(u, uv, dim=-1)
+    uv = _cross(u, v)
+    uuv = _cross(u, uv)
     return v + 2 * (w * uv + uuv)
 
 
@@ -208,7 +223,7 @@ def qbetween(v0: Array, v1: Array) -> Array:
     a, b = torch.broadcast_tensors(a, b)
     finfo = torch.finfo(a.dtype)
     lengths = torch.sqrt(_dot(a, a) * _dot(b, b))
-    raw = torch.cat([lengths + _dot(a, b), torch.linalg.cross(a, b, dim=-1)], dim=-1)
+    raw = torch.cat([lengths + _dot(a, b), _cross(a, b)], dim=-1)
     raw_norm = torch.linalg.vector_norm(raw, dim=-1, keepdim=True)
     zero = lengths <= finfo.tiny
     # |raw| = |v0||v1| sqrt(2 (1 + cos)): relative to the lengths it vanishes only for opposite vectors.
@@ -221,7 +236,7 @@ def qbetween(v0: Array, v1: Array) -> Array:
         least = torch.argmin(a.abs(), dim=-1)
         e = torch.nn.functional.one_hot(least, 3).to(a.dtype)
         half_turn = torch.cat(
-            [torch.zeros_like(raw[..., :1]), _normalize(torch.linalg.cross(a, e, dim=-1))], -1
+            [torch.zeros_like(raw[..., :1]), _normalize(_cross(a, e))], -1
         )
         identity = torch.zeros_like(raw)
         identity[..., 0] = 1
@@ -353,8 +368,8 @@ def _matrix_to_cont6d(m: torch.Tensor) -> torch.Tensor:
 
 def _cont6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
     x = _normalize(d6[..., 0:3])
-    z = _normalize(torch.linalg.cross(x, d6[..., 3:6], dim=-1))
-    y = torch.linalg.cross(z, x, dim=-1)
+    z = _normalize(_cross(x, d6[..., 3:6]))
+    y = _cross(z, x)
     return torch.stack([x, y, z], dim=-1)
 
 
