@@ -235,9 +235,7 @@ def qbetween(v0: Array, v1: Array) -> Array:
         # Half turn about v0 x e, with e the basis axis least aligned with v0 (never parallel to it).
         least = torch.argmin(a.abs(), dim=-1)
         e = torch.nn.functional.one_hot(least, 3).to(a.dtype)
-        half_turn = torch.cat(
-            [torch.zeros_like(raw[..., :1]), _normalize(_cross(a, e))], -1
-        )
+        half_turn = torch.cat([torch.zeros_like(raw[..., :1]), _normalize(_cross(a, e))], -1)
         identity = torch.zeros_like(raw)
         identity[..., 0] = 1
         q = torch.where(opposite, half_turn, q)
