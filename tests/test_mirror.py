@@ -202,8 +202,14 @@ def test_numpy_and_batches():
             r"shape \(\.\.\., 22, 3\) for smpl-22, got \(4, 21, 3\)",
         ),
         (lambda: mirror_joints(torch.zeros(4, 22, 2)), r"shape \(\.\.\., 22, 3\)"),
-        (lambda: mirror_features([0.0] * 263), "torch tensor or numpy array, got list"),
-        (lambda: mirror_joints(np.zeros((22, 3), dtype=np.int64)), "floating point, got dtype torch.int64"),
+        (
+            lambda: mirror_features([0.0] * 263),
+            r"needs features as a torch tensor or numpy array of shape \(\.\.\., 263\), got list",
+        ),
+        (
+            lambda: mirror_joints(np.zeros((22, 3), dtype=np.int64)),
+            "needs a floating-point joints, got dtype int64",
+        ),
     ],
 )
 def test_bad_input(call, message):

@@ -415,7 +415,11 @@ def test_nan_is_refused(func, model):
         (lambda p: p.__setitem__("global_orient", np.zeros((4, 4))), "global_orient", "(..., T, 3)"),
         (lambda p: p.__setitem__("transl", np.zeros((5, 3))), "transl", "must match"),
         (lambda p: p.__setitem__("transl", np.zeros((4, 3), dtype=np.int64)), "transl", "floating-point"),
-        (lambda p: p.__setitem__("body_pose", [[0.0] * 69] * 4), "body_pose", "numpy array or torch tensor"),
+        (
+            lambda p: p.__setitem__("body_pose", [[0.0] * 69] * 4),
+            "body_pose",
+            "as a torch tensor or numpy array",
+        ),
         (lambda p: p.__setitem__("transl", np.full((4, 3), np.inf)), "transl", "infinite"),
     ],
 )

@@ -32,6 +32,7 @@ from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.guo_features import HUMANML3D_SPEC, GuoFeatureSpec
 from mogen_bench.motion.part_slices import feature_blocks
 from mogen_bench.motion.skeletons import SMPL22, Skeleton
+from mogen_bench.motion.tensors import floating_tensor
 
 Array = TypeVar("Array", torch.Tensor, np.ndarray)
 
@@ -40,24 +41,8 @@ CONT6D_MIRROR_SIGNS: tuple[float, ...] = (1.0, -1.0, -1.0, -1.0, 1.0, 1.0)
 _POSITION_SIGNS = (-1.0, 1.0, 1.0)
 
 
-def _as_tensor(value, name: str) -> tuple[torch.Tensor, bool]:
-    if isinstance(value, torch.Tensor):
-        tensor, as_numpy = value, False
-    elif isinstance(value, np.ndarray):
-        tensor, as_numpy = torch.from_numpy(np.ascontiguousarray(value)), True
-    else:
-        raise MogenBenchError(
-            f"{name} must be a torch tensor or numpy array, got {type(value).__name__}",
-            field=name,
-            fix=f"pass {name} as torch.as_tensor(...) or np.asarray(...)",
-        )
-    if not tensor.is_floating_point():
-        raise MogenBenchError(
-            f"{name} must be floating point, got dtype {tensor.dtype}",
-            field=name,
-            fix=f"convert {name} to float32 or float64",
-        )
-    return tensor, as_numpy
+def _as_tensor(value, name: str, expected: str) -> tuple[torch.Tensor, bool]:
+    return floating_tensor("mirror", name, value, expected), isinstance(value, np.ndarray)
 
 
 def _signed_gather(x: torch.Tensor, index: tuple[int, ...], signs: tuple[float, ...], dim: int):
@@ -68,7 +53,7 @@ def _signed_gather(x: torch.Tensor, index: tuple[int, ...], signs: tuple[float, 
 
 def mirror_joints(joints: Array, skeleton: Skeleton = SMPL22) -> Array:
     """Joint positions ``(..., J, 3)`` reflected through x = 0, each joint renamed to its other side."""
-    tensor, as_numpy = _as_tensor(joints, "joints")
+    tensor, as_numpy = _as_tensor(joints, "joints", f"(..., {skeleton.num_joints}, 3)")
     j = skeleton.num_joints
     if tensor.ndim < 2 or tuple(tensor.shape[-2:]) != (j, 3):
         raise MogenBenchError(
@@ -114,7 +99,7 @@ def feature_mirror_map(spec: GuoFeatureSpec = HUMANML3D_SPEC) -> tuple[tuple[int
 
 def mirror_features(features: Array, spec: GuoFeatureSpec = HUMANML3D_SPEC) -> Array:
     """HumanML3D-style features ``(..., D)`` of the mirrored motion (D = 263, or 251 with ``KIT_SPEC``)."""
-    tensor, as_numpy = _as_tensor(features, "features")
+    tensor, as_numpy = _as_tensor(features, "features", f"(..., {spec.dims})")
     if tensor.ndim < 1 or tensor.shape[-1] != spec.dims:
         raise MogenBenchError(
             f"features must have shape (..., {spec.dims}) for {spec.skeleton.name}, "
@@ -143,7 +128,7 @@ def rot6d_mirror_map() -> tuple[tuple[int, ...], tuple[float, ...]]:
 
 def mirror_rot6d(features: Array) -> Array:
     """``smpl-rot6d-135`` features ``(..., 135)`` of the mirrored motion."""
-    tensor, as_numpy = _as_tensor(features, "features")
+    tensor, as_numpy = _as_tensor(features, "features", "(..., 135)")
     if tensor.ndim < 1 or tensor.shape[-1] != 135:
         raise MogenBenchError(
             f"features must have shape (..., 135) for smpl-rot6d-135, got {tuple(tensor.shape)}",

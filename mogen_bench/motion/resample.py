@@ -39,6 +39,7 @@ from mogen_bench.motion.rotations import (
     quaternion_to_axis_angle,
     slerp,
 )
+from mogen_bench.motion.tensors import floating_tensor
 
 __all__ = [
     "num_resampled_frames",
@@ -81,33 +82,14 @@ def _num_frames(name: str, value: object) -> int:
 
 
 def _tensor(func: str, name: str, value: object, expected: str, min_dims: int) -> torch.Tensor:
-    if not isinstance(value, (np.ndarray, torch.Tensor)):
+    tensor = floating_tensor(func, name, value, expected, copy=True)
+    if tensor.ndim < min_dims:
         raise MogenBenchError(
-            f"{func}() needs {name} as a torch tensor or numpy array of shape {expected}, "
-            f"got {type(value).__name__}",
-            field=name,
-            fix=f"pass {name} as torch.as_tensor(...) or np.asarray(...)",
-        )
-    if value.ndim < min_dims:
-        raise MogenBenchError(
-            f"{func}() expects {name} of shape {expected}, got shape {tuple(value.shape)}",
+            f"{func}() expects {name} of shape {expected}, got shape {tuple(tensor.shape)}",
             field=name,
             fix=f"give {name} a frame axis and the trailing dimensions {expected}",
         )
-    floating = (
-        np.issubdtype(value.dtype, np.floating)
-        if isinstance(value, np.ndarray)
-        else value.is_floating_point()
-    )
-    if not floating:
-        raise MogenBenchError(
-            f"{func}() needs a floating-point {name} of shape {expected}, got dtype {value.dtype}",
-            field=name,
-            fix=f"convert {name} to float32 or float64",
-        )
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value, dtype=value.dtype.newbyteorder("="), copy=True))
-    return value
+    return tensor
 
 
 def _frames_of(func: str, name: str, t: torch.Tensor, dim: int, expected: str) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from mogen_bench.errors import MogenBenchError
+from mogen_bench.motion.tensors import floating_tensor, shape_text
 
 __all__ = [
     "axis_angle_to_matrix",
@@ -57,48 +58,17 @@ _SLERP_LINEAR_ANGLE = 1e-4
 # ----------------------------------------------------------------------------------------- input checks
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _to_tensor(func: str, name: str, value: object, trailing: tuple[int, ...]) -> torch.Tensor:
     """Check one rotation argument and view it as a tensor (sharing a numpy array's memory)."""
     expected = "(..., " + ", ".join(str(s) for s in trailing) + ")"
-    if not isinstance(value, (np.ndarray, torch.Tensor)):
-        raise MogenBenchError(
-            f"{func}() needs {name} as a torch tensor or numpy array of shape {expected}, "
-            f"got {type(value).__name__}",
-            field=name,
-            fix=f"pass {name} as torch.as_tensor(...) or np.asarray(...)",
-        )
-    shape, n = tuple(value.shape), len(trailing)
+    tensor = floating_tensor(func, name, value, expected)
+    shape, n = tuple(tensor.shape), len(trailing)
     if len(shape) < n or shape[len(shape) - n :] != trailing:
         raise MogenBenchError(
-            f"{func}() expects {name} of shape {expected}, got shape {_shape_text(shape)}",
+            f"{func}() expects {name} of shape {expected}, got shape {shape_text(shape)}",
             field=name,
-            fix=f"give {name} trailing dimensions {_shape_text(trailing)}",
+            fix=f"give {name} trailing dimensions {shape_text(trailing)}",
         )
-    if isinstance(value, np.ndarray):
-        if not np.issubdtype(value.dtype, np.floating):
-            raise MogenBenchError(
-                f"{func}() needs a floating-point {name}, got dtype {value.dtype}",
-                field=name,
-                fix=f"convert {name} to float32 or float64, e.g. {name}.astype(np.float32)",
-            )
-        array = np.ascontiguousarray(value)
-        if not array.dtype.isnative:
-            array = array.astype(array.dtype.newbyteorder("="))
-        if not array.flags.writeable:
-            array = array.copy()  # torch.from_numpy warns on read-only memory
-        tensor = torch.from_numpy(array)
-    else:
-        if not value.is_floating_point():
-            raise MogenBenchError(
-                f"{func}() needs a floating-point {name}, got dtype {value.dtype}",
-                field=name,
-                fix=f"convert {name} to float32 or float64, e.g. {name}.float()",
-            )
-        tensor = value
     return tensor
 
 
@@ -119,7 +89,7 @@ def _check_broadcast(func: str, names: str, *shapes: torch.Size) -> None:
     try:
         torch.broadcast_shapes(*shapes)
     except RuntimeError:
-        given = ", ".join(_shape_text(tuple(s)) for s in shapes)
+        given = ", ".join(shape_text(tuple(s)) for s in shapes)
         raise MogenBenchError(
             f"{func}() cannot broadcast the batch shapes of {names}: {given}",
             field=names,

@@ -43,6 +43,7 @@ import torch
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.rotations import axis_angle_to_matrix
 from mogen_bench.motion.skeletons import SMPL24
+from mogen_bench.motion.tensors import floating_tensor, shape_text
 
 if TYPE_CHECKING:  # smplx is imported lazily: the built-in path and `--help` do not need it
     import smplx
@@ -133,47 +134,16 @@ _PARAM_HINTS = {
 # ------------------------------------------------------------------------------------------- input checks
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _as_tensor(func: str, name: str, value: object, trailing: int | None) -> torch.Tensor:
     expected = f"(..., T, {trailing if trailing is not None else 'num_betas'})"
-    if not isinstance(value, (np.ndarray, torch.Tensor)):
-        raise MogenBenchError(
-            f"{func}() needs params[{name!r}] as a numpy array or torch tensor of shape {expected}, "
-            f"got {type(value).__name__}",
-            field=name,
-            fix=f"pass {_PARAM_HINTS[name]}, as np.asarray(...) or torch.as_tensor(...)",
-        )
-    shape = tuple(value.shape)
+    tensor = floating_tensor(func, name, value, expected, label=f"params[{name!r}]")
+    shape = tuple(tensor.shape)
     if len(shape) == 0 or (trailing is not None and shape[-1] != trailing):
         raise MogenBenchError(
-            f"{func}() expects params[{name!r}] of shape {expected}, got shape {_shape_text(shape)}",
+            f"{func}() expects params[{name!r}] of shape {expected}, got shape {shape_text(shape)}",
             field=name,
             fix=f"pass {_PARAM_HINTS[name]}",
         )
-    if isinstance(value, np.ndarray):
-        if not np.issubdtype(value.dtype, np.floating):
-            raise MogenBenchError(
-                f"{func}() needs a floating-point params[{name!r}], got dtype {value.dtype}",
-                field=name,
-                fix=f"convert {name} to float32 or float64, e.g. {name}.astype(np.float32)",
-            )
-        array = np.ascontiguousarray(value)
-        if not array.dtype.isnative:
-            array = array.astype(array.dtype.newbyteorder("="))
-        if not array.flags.writeable:
-            array = array.copy()  # torch.from_numpy warns on read-only memory (np.load of an .npz)
-        tensor = torch.from_numpy(array)
-    else:
-        if not value.is_floating_point():
-            raise MogenBenchError(
-                f"{func}() needs a floating-point params[{name!r}], got dtype {value.dtype}",
-                field=name,
-                fix=f"convert {name} to float32 or float64, e.g. {name}.float()",
-            )
-        tensor = value
     finite = torch.isfinite(tensor)
     if not bool(finite.all()):
         bad = tuple(int(i) for i in torch.nonzero(~finite)[0].tolist())
@@ -229,10 +199,10 @@ class _Params:
             if name in tensors and tuple(tensors[name].shape[:-1]) != self.lead:
                 raise MogenBenchError(
                     f"{func}(): params[{name!r}] has leading shape "
-                    f"{_shape_text(tuple(tensors[name].shape[:-1]))} but global_orient has "
-                    f"{_shape_text(self.lead)}; they must match frame for frame",
+                    f"{shape_text(tuple(tensors[name].shape[:-1]))} but global_orient has "
+                    f"{shape_text(self.lead)}; they must match frame for frame",
                     field=name,
-                    fix=f"give {name} the shape {_shape_text((*self.lead, _PARAM_SHAPES[name]))}",
+                    fix=f"give {name} the shape {shape_text((*self.lead, _PARAM_SHAPES[name]))}",
                 )
         self.num_frames = int(np.prod(self.lead, dtype=np.int64))
         self.global_orient = tensors["global_orient"].reshape(self.num_frames, 3)
@@ -253,11 +223,11 @@ class _Params:
                 ok = False
             if not ok:
                 raise MogenBenchError(
-                    f"{func}(): params['betas'] has leading shape {_shape_text(lead_b)}, which does not "
-                    f"broadcast to the frames' shape {_shape_text(self.lead)}",
+                    f"{func}(): params['betas'] has leading shape {shape_text(lead_b)}, which does not "
+                    f"broadcast to the frames' shape {shape_text(self.lead)}",
                     field="betas",
-                    fix=f"give betas the shape {_shape_text((*self.lead, betas.shape[-1]))} or one row "
-                    f"{_shape_text((betas.shape[-1],))} for the whole motion",
+                    fix=f"give betas the shape {shape_text((*self.lead, betas.shape[-1]))} or one row "
+                    f"{shape_text((betas.shape[-1],))} for the whole motion",
                 )
             self.betas = betas.expand(*self.lead, betas.shape[-1]).reshape(self.num_frames, betas.shape[-1])
 
@@ -427,8 +397,8 @@ def _check_model_arrays(path: Path, **arrays: np.ndarray) -> None:
     for key, shape in expected.items():
         if tuple(np.shape(arrays[key])) != shape:
             raise MogenBenchError(
-                f"model array {key!r} has shape {_shape_text(tuple(np.shape(arrays[key])))}, expected "
-                f"{_shape_text(shape)} for SMPL (6890 vertices, 24 joints)"
+                f"model array {key!r} has shape {shape_text(tuple(np.shape(arrays[key])))}, expected "
+                f"{shape_text(shape)} for SMPL (6890 vertices, 24 joints)"
                 + (" - this looks like an SMPL-H / SMPL-X / other model" if num_vertices != 6890 else ""),
                 file=str(path),
                 field=key,
@@ -444,7 +414,7 @@ def _check_model_arrays(path: Path, **arrays: np.ndarray) -> None:
         if not shape_ok:
             want = "(6890, 3, 207)" if key == "posedirs" else "(6890, 3, num_betas)"
             raise MogenBenchError(
-                f"model array {key!r} has shape {_shape_text(shape)}, expected {want}",
+                f"model array {key!r} has shape {shape_text(shape)}, expected {want}",
                 file=str(path),
                 field=key,
                 fix="give an SMPL model file with the standard array layout",
@@ -460,7 +430,7 @@ def _check_model_arrays(path: Path, **arrays: np.ndarray) -> None:
     faces = np.asarray(arrays["faces"])
     if faces.ndim != 2 or faces.shape[1] != 3 or (faces.size and int(faces.max()) >= num_vertices):
         raise MogenBenchError(
-            f"model faces 'f' have shape {_shape_text(faces.shape)} or index past the vertices",
+            f"model faces 'f' have shape {shape_text(faces.shape)} or index past the vertices",
             file=str(path),
             field="f",
             fix="give (F, 3) triangle vertex indices",

@@ -74,6 +74,7 @@ from mogen_bench.motion.rotations import (
     matrix_to_axis_angle,
     matrix_to_cont6d,
 )
+from mogen_bench.motion.tensors import floating_tensor
 
 __all__ = [
     "BODY_JOINTS",
@@ -112,28 +113,7 @@ _Z_UP_TO_Y_UP = ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 1.0, 0.0))
 
 
 def _tensor(func: str, name: str, value: object, expected: str) -> torch.Tensor:
-    if not isinstance(value, (np.ndarray, torch.Tensor)):
-        raise MogenBenchError(
-            f"{func}() needs {name} as a torch tensor or numpy array of shape {expected}, "
-            f"got {type(value).__name__}",
-            field=name,
-            fix=f"pass {name} as torch.as_tensor(...) or np.asarray(...)",
-        )
-    if isinstance(value, np.ndarray):
-        if not np.issubdtype(value.dtype, np.floating):
-            raise MogenBenchError(
-                f"{func}() needs a floating-point {name} of shape {expected}, got dtype {value.dtype}",
-                field=name,
-                fix=f"convert {name} to float32 or float64",
-            )
-        return torch.from_numpy(np.array(value, dtype=value.dtype.newbyteorder("="), copy=True))
-    if not value.is_floating_point():
-        raise MogenBenchError(
-            f"{func}() needs a floating-point {name} of shape {expected}, got dtype {value.dtype}",
-            field=name,
-            fix=f"convert {name} to float32 or float64",
-        )
-    return value
+    return floating_tensor(func, name, value, expected, copy=True)
 
 
 def _shape_error(func: str, name: str, expected: str, shape: tuple[int, ...], fix: str) -> MogenBenchError:
