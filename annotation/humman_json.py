@@ -16,7 +16,6 @@ import itertools
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 
 from annotation.atomic import atomic_write_text
@@ -169,7 +168,8 @@ def dumps_humman_json(annotation: Annotation, style: JsonStyle | None = None) ->
     if style is None:
         recorded = annotation.provenance.json_style if annotation.provenance else None
         style = recorded or DEFAULT_STYLE
-    return _dumps(_to_document(annotation, style.key_order or DEFAULT_KEY_ORDER), style)
+    key_order = style.key_order or DEFAULT_KEY_ORDER
+    return _dumps([humman_stage_dict(stage, key_order) for stage in annotation.stages], style)
 
 
 def write_humman_json(annotation: Annotation, path: str | Path, style: JsonStyle | None = None) -> Path:
@@ -267,11 +267,6 @@ def _dumps(document: list[dict], style: JsonStyle) -> str:
     return text + "\n" if style.trailing_newline else text
 
 
-def _to_document(annotation: Annotation, key_order: Iterable[str]) -> list[dict]:
-    key_order = tuple(key_order)
-    return [humman_stage_dict(stage, key_order) for stage in annotation.stages]
-
-
 def _parse_stage(raw: object, index: int, path: str | None, problems: list[Problem]) -> Stage | None:
     def report(message: str, field: str | None = None, fix: str | None = None) -> None:
         problems.append(Problem(message, file=path, stage=index, field=field, fix=fix))
@@ -356,9 +351,3 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
     except OSError as exc:
         raise MogenBenchError(f"cannot read: {exc.strerror}", file=str(path)) from None
-
-
-def with_style(annotation: Annotation, style: JsonStyle) -> Annotation:
-    """A copy whose recorded JSON layout is ``style`` (the next write uses it)."""
-    provenance = annotation.provenance or Provenance(source=SOURCE)
-    return annotation.replace(provenance=replace(provenance, json_style=style))

@@ -125,16 +125,5 @@ class Annotation:
             return self.num_frames
         return self.stages[-1].end_frame if self.stages else 0
 
-    @property
-    def duration_seconds(self) -> float | None:
-        return None if self.fps is None else self.length / self.fps
-
-    def stage_at(self, frame: int) -> int:
-        """Index of the stage that contains ``frame``; raises ``IndexError`` when none does."""
-        for index, stage in enumerate(self.stages):
-            if stage.start_frame <= frame < stage.end_frame:
-                return index
-        raise IndexError(f"frame {frame} is in no stage of {self.motion_id!r}")
-
     def replace(self, **changes) -> Annotation:
         return replace(self, **changes)

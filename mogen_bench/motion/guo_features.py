@@ -147,10 +147,7 @@ def extract_features(
 
     # Put the feet on the floor, the frame-0 root above the origin, and face frame 0 towards +z.
     floor = positions[..., 1].amin(dim=(-2, -1))
-    positions = (
-        positions
-        - torch.stack([torch.zeros_like(floor), floor, torch.zeros_like(floor)], -1)[..., None, None, :]
-    )
+    positions = positions - floor[..., None, None, None] * positions.new_tensor([0.0, 1.0, 0.0])
     origin = positions[..., :1, :1, :] * positions.new_tensor([1.0, 0.0, 1.0])
     positions = positions - origin
     forward = facing_direction(positions[..., :1, :, :], spec.facing_pairs)

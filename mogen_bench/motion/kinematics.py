@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from mogen_bench.motion.rotations import cont6d_to_matrix, qbetween, qinv, qmul, qrot
 from mogen_bench.motion.skeletons import Skeleton
 
-UP = (0.0, 1.0, 0.0)
 FORWARD = (0.0, 0.0, 1.0)
 
 
@@ -91,10 +90,7 @@ def _tree_levels(skeleton: Skeleton) -> tuple[tuple[tuple[int, ...], tuple[int, 
 
 
 def _forward(skeleton, rotations, root_positions, offsets, compose, apply, rotation_ndim) -> torch.Tensor:
-    def joint_axis(x: torch.Tensor, trailing: int) -> int:
-        return x.ndim - 1 - trailing
-
-    rot_axis = joint_axis(rotations, rotation_ndim)
+    rot_axis = rotations.ndim - 1 - rotation_ndim  # the joint axis, before the quaternion or matrix dims
     offsets = offsets.expand(*root_positions.shape[:-1], *offsets.shape[-2:])
     global_rotations: list[torch.Tensor | None] = [None] * skeleton.num_joints
     positions: list[torch.Tensor | None] = [None] * skeleton.num_joints
