@@ -32,7 +32,6 @@ import contextlib
 import io
 import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from annotation.atomic import atomic_writer
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.rotations import axis_angle_to_matrix
 from mogen_bench.motion.skeletons import SMPL24
@@ -58,7 +58,6 @@ __all__ = [
     "load_smpl_model",
     "smpl_joints_builtin",
     "smpl_joints_smplx",
-    "write_npz_atomic",
 ]
 
 SMPL_PARENTS: tuple[int, ...] = SMPL24.parents  # SMPL's kintree_table[0], with -1 for the pelvis
@@ -538,22 +537,9 @@ def export_smpl_npz(model: smplx.SMPL, path: str | os.PathLike) -> Path:
         "shapedirs": model.shapedirs.detach().cpu().numpy(),
         "kintree_table": np.stack([parents, np.arange(len(parents), dtype=np.int64)]),
     }
-    write_npz_atomic(path, arrays)
+    with atomic_writer(path) as handle:  # a file object keeps numpy from appending ".npz"
+        np.savez_compressed(handle, **arrays)
     return path
-
-
-def write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as tmp:  # a file object keeps numpy from appending ".npz"
-            np.savez_compressed(tmp, **arrays)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
 
 
 def smpl_joints_smplx(

@@ -34,13 +34,13 @@ from typing import Literal
 
 import numpy as np
 
+from annotation.atomic import atomic_writer
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.smpl import (
     GENDERS,
     SMPL_NEUTRAL_REST_JOINTS,
     SMPL_NUM_VERTICES,
     SMPL_PARENTS,
-    write_npz_atomic,
 )
 
 __all__ = ["synthetic_smpl_arrays", "write_synthetic_smpl_model"]
@@ -204,15 +204,9 @@ def write_synthetic_smpl_model(
     else:
         file = path / f"SMPL_{gender.upper()}.{fmt}"
     arrays = synthetic_smpl_arrays(num_betas)
-    if fmt == "npz":
-        write_npz_atomic(file, arrays)
-    else:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                pickle.dump(arrays, handle, protocol=4)
-            os.replace(tmp, file)
-        finally:
-            tmp.unlink(missing_ok=True)
+    with atomic_writer(file) as handle:
+        if fmt == "npz":
+            np.savez_compressed(handle, **arrays)
+        else:
+            pickle.dump(arrays, handle, protocol=4)
     return file
