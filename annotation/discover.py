@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from annotation.errors import AnnotationError, MogenBenchError, Problem
-from annotation.humanml3d_text import caption_annotation, parse_caption_line
+from annotation.humanml3d_text import check_caption_file
 from annotation.humman_json import check_humman_json
 from annotation.model import Annotation
 from annotation.validate import ValidationOptions
@@ -159,25 +159,11 @@ def _check_captions(path: Path, data: bytes, num_frames: int | None, report: Che
     except UnicodeDecodeError as exc:
         report.problems.append(Problem(f"not UTF-8 text (byte {exc.start})", file=str(path)))
         return
-    lines = skipped = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        lines += 1
-        try:
-            line = parse_caption_line(raw, path=str(path), line_number=number)
-            if num_frames is None and line.whole_clip:
-                skipped += 1  # without the motion a whole-clip caption has no frames
-                continue
-            report.annotations.append(
-                caption_annotation(
-                    line, source_id=path.stem, num_frames=num_frames, path=str(path), line_number=number
-                )
-            )
-        except AnnotationError as exc:
-            report.problems.extend(exc.problems)
-    if lines == 0:
-        report.problems.append(Problem("the caption file has no captions", file=str(path)))
+    annotations, problems, skipped = check_caption_file(
+        text, source_id=path.stem, num_frames=num_frames, path=str(path), skip_unknown_length=True
+    )
+    report.annotations.extend(annotations)
+    report.problems.extend(problems)
     if skipped:
         report.problems.append(
             Problem(

@@ -150,6 +150,44 @@ def caption_annotation(
     return annotation
 
 
+def check_caption_file(
+    text: str,
+    *,
+    source_id: str,
+    num_frames: int | None = None,
+    fps: float = LOADER_FPS,
+    path: str | None = None,
+    skip_unknown_length: bool = False,
+) -> tuple[list[Annotation], list[Problem], int]:
+    """Every caption of one file checked: the annotations, every problem, and how many were left out.
+
+    Blank lines are skipped. A whole-clip caption needs the motion's length; without ``num_frames`` it
+    raises ``MogenBenchError``, or with ``skip_unknown_length`` it is checked for syntax only and counted.
+    """
+    annotations: list[Annotation] = []
+    problems: list[Problem] = []
+    lines = skipped = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        lines += 1
+        try:
+            line = parse_caption_line(raw, path=path, line_number=number)
+            if skip_unknown_length and num_frames is None and line.whole_clip:
+                skipped += 1
+                continue
+            annotations.append(
+                caption_annotation(
+                    line, source_id=source_id, num_frames=num_frames, fps=fps, path=path, line_number=number
+                )
+            )
+        except AnnotationError as exc:
+            problems.extend(exc.problems)
+    if lines == 0:
+        problems.append(Problem("the caption file has no captions", file=path, fix="add caption lines"))
+    return annotations, problems, skipped
+
+
 def parse_caption_file(
     text: str,
     *,
@@ -159,26 +197,11 @@ def parse_caption_file(
     path: str | None = None,
 ) -> list[Annotation]:
     """Every caption of one file as an annotation, in file order; blank lines are skipped."""
-    annotations: list[Annotation] = []
-    problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = parse_caption_line(raw, path=path, line_number=number)
-            annotations.append(
-                caption_annotation(
-                    line, source_id=source_id, num_frames=num_frames, fps=fps, path=path, line_number=number
-                )
-            )
-        except AnnotationError as exc:
-            problems.extend(exc.problems)
+    annotations, problems, _ = check_caption_file(
+        text, source_id=source_id, num_frames=num_frames, fps=fps, path=path
+    )
     if problems:
         raise AnnotationError(problems)
-    if not annotations:
-        raise AnnotationError(
-            [Problem("the caption file has no captions", file=path, fix="add caption lines")]
-        )
     return annotations
 
 
