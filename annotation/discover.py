@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from annotation.errors import AnnotationError, MogenBenchError, Problem
+from annotation.files import read_user_file
 from annotation.humanml3d_text import check_caption_file
 from annotation.humman_json import check_humman_json
 from annotation.model import Annotation
@@ -108,9 +109,9 @@ def check_file(path: Path, options: ValidationOptions | None = None, fps: float 
     if problem:
         report.problems.append(problem)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        report.problems.append(Problem(f"cannot read: {exc.strerror}", file=str(path)))
+        data = read_user_file(path)
+    except MogenBenchError as exc:
+        report.problems.append(Problem(exc.message, file=exc.file, fix=exc.fix))
         return report
     if path.suffix == ".txt":
         _check_captions(path, data, num_frames, report)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotation.errors import AnnotationError, MogenBenchError, Problem
+from annotation.files import read_user_file
 from annotation.model import Annotation, Provenance, Stage
 from annotation.validate import ValidationOptions, check_annotation
 
@@ -210,10 +211,7 @@ def read_caption_file(
 ) -> list[Annotation]:
     """Read ``texts/<id>.txt``; the source motion id is the file name without its suffix."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MogenBenchError(f"cannot read caption file: {exc.strerror}", file=str(path)) from None
+    data = read_user_file(path, "a caption .txt file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -18,8 +18,8 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from annotation.atomic import atomic_write_text
 from annotation.errors import AnnotationError, MogenBenchError, Problem
+from annotation.files import atomic_write_text, read_user_file
 from annotation.model import Annotation, JsonStyle, Provenance, Stage
 from annotation.parts import HUMMAN_KEYS, TEXT_FIELDS, canonical_text_field, suggest_text_field
 from annotation.validate import ValidationOptions, check_annotation, describe_bad_frame, is_valid_frame
@@ -154,7 +154,7 @@ def read_humman_json(
     """Read ``<motion_id>.json``; the motion id is the file name without its suffix."""
     path = Path(path)
     return parse_humman_json(
-        _read_bytes(path),
+        read_user_file(path, "an annotation .json file"),
         motion_id=path.stem,
         path=str(path),
         num_frames=num_frames,
@@ -338,16 +338,3 @@ def _json_type(value: object) -> str:
     if isinstance(value, int | float):
         return "number" if not (isinstance(value, float) and math.isnan(value)) else "NaN"
     return {str: "string", list: "array"}.get(type(value), "object" if isinstance(value, dict) else "value")
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise MogenBenchError("no such file", file=str(path), fix="check the path") from None
-    except IsADirectoryError:
-        raise MogenBenchError(
-            "is a folder, not an annotation file", file=str(path), fix="give a .json file"
-        ) from None
-    except OSError as exc:
-        raise MogenBenchError(f"cannot read: {exc.strerror}", file=str(path)) from None

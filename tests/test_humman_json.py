@@ -315,3 +315,13 @@ def test_byte_order_mark_is_accepted(example_path):
 def test_missing_file_is_a_project_error(tmp_path):
     with pytest.raises(MogenBenchError, match="no such file"):
         read_humman_json(tmp_path / "nope.json")
+
+
+def test_a_folder_given_as_the_file_is_a_project_error(tmp_path):
+    with pytest.raises(MogenBenchError) as info:
+        read_humman_json(tmp_path)
+    assert (info.value.message, info.value.fix) == (
+        "is a folder, not an annotation .json file",
+        "give an annotation .json file",
+    )
+    assert info.value.file == str(tmp_path)

@@ -109,7 +109,7 @@ def schema(allow_missing_texts: bool, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        from annotation.atomic import atomic_write_text
+        from annotation.files import atomic_write_text
 
         atomic_write_text(out, text)
         click.echo(f"wrote {out}")
@@ -202,7 +202,7 @@ def edit(
 
     payload = dumps_humman_json(result)
     if in_place or out is not None:
-        from annotation.atomic import atomic_write_text
+        from annotation.files import atomic_write_text
 
         target = file if in_place else out
         atomic_write_text(target, payload)

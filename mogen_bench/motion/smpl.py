@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from annotation.atomic import atomic_writer
+from annotation.files import atomic_writer
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.rotations import axis_angle_to_matrix
 from mogen_bench.motion.skeletons import SMPL24

@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from annotation.atomic import atomic_writer
+from annotation.files import atomic_writer
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.smpl import (
     GENDERS,

@@ -1,7 +1,9 @@
-"""Atomic file writes: write a temporary file beside the target, then rename it into place.
+"""Reading and writing users' files safely.
 
-A crash or a full disk never leaves a half-written file under the target's name, and an existing
-file is only replaced once its successor is complete.
+Reads turn every operating-system error into a ``MogenBenchError`` that names the file. Writes are
+atomic: a temporary file beside the target is renamed into place, so a crash or a full disk never
+leaves a half-written file under the target's name, and an existing file is only replaced once its
+successor is complete.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from annotation.errors import MogenBenchError
 
 
 @contextlib.contextmanager
@@ -53,3 +57,21 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def read_user_file(path: str | os.PathLike, expected: str = "a file") -> bytes:
+    """The bytes of ``path``; a ``MogenBenchError`` naming the file if it cannot be read.
+
+    ``expected`` says what should be there (e.g. "a .json file") for the fix when ``path`` is a folder.
+    """
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MogenBenchError("no such file", file=str(path), fix="check the path") from None
+    except IsADirectoryError:
+        raise MogenBenchError(
+            f"is a folder, not {expected}", file=str(path), fix=f"give {expected}"
+        ) from None
+    except OSError as exc:
+        raise MogenBenchError(f"cannot read: {exc.strerror}", file=str(path)) from None
