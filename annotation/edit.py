@@ -15,7 +15,7 @@ from dataclasses import replace
 from annotation.errors import AnnotationError, MogenBenchError, Problem
 from annotation.model import Annotation, Stage
 from annotation.parts import OVERALL, PARTS, TEXT_FIELDS, resolve_text_field
-from annotation.validate import ValidationOptions, check_annotation
+from annotation.validate import ValidationOptions, check_annotation, is_missing_text
 
 
 def set_text(
@@ -167,9 +167,9 @@ def _texts(texts: Mapping[str, str | None]) -> dict[str, str | None]:
 
 
 def _join(first: str | None, second: str | None) -> str | None:
-    if _blank(first) or first == second:  # a blank text is missing: join nothing to it
+    if is_missing_text(first) or first == second:  # a blank text is missing: join nothing to it
         return second
-    if _blank(second):
+    if is_missing_text(second):
         return first
     return f"{first.rstrip()} {second.lstrip()}"
 
@@ -204,13 +204,9 @@ def _finish(
 def _tolerated(annotation: Annotation) -> ValidationOptions:
     """By default an edit may keep texts missing that were already missing, and nothing more."""
     return ValidationOptions(
-        allow_missing_parts=any(_blank(s.texts[p]) for s in annotation.stages for p in PARTS),
-        allow_missing_overall=any(_blank(s.overall) for s in annotation.stages),
+        allow_missing_parts=any(is_missing_text(s.texts[p]) for s in annotation.stages for p in PARTS),
+        allow_missing_overall=any(is_missing_text(s.overall) for s in annotation.stages),
     )
-
-
-def _blank(text: str | None) -> bool:
-    return text is None or not text.strip()
 
 
 def _edit_error(message: str, stage: int | None, field: str | None, fix: str | None) -> AnnotationError:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from annotation.model import Annotation
 from annotation.parts import TEXT_FIELDS
+from annotation.validate import is_missing_text
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
@@ -80,7 +81,7 @@ def compute_stats(annotations: Iterable[Annotation], top_k: int = 10) -> Annotat
         missing = 0
         for stage in stages:
             text = stage.texts[name]
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str) or is_missing_text(text):
                 missing += 1
                 continue
             tokens = words(text)

@@ -32,6 +32,11 @@ def is_valid_frame(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def is_missing_text(text: object) -> bool:
+    """A text is missing when it is ``None`` or only whitespace (a non-string is wrong, not missing)."""
+    return text is None or (isinstance(text, str) and not text.strip())
+
+
 def describe_bad_frame(value: object) -> str:
     """Why ``value`` is not a frame index, phrased for an error message."""
     if isinstance(value, float) and math.isnan(value):
@@ -113,7 +118,7 @@ def _check_stage_frames(stage: Stage, index: int, report) -> bool:
 def _check_stage_texts(stage: Stage, index: int, options: ValidationOptions, report) -> None:
     for name, text in stage.texts.items():
         allowed_missing = options.allow_missing_overall if name == OVERALL else options.allow_missing_parts
-        if text is None or (isinstance(text, str) and not text.strip()):
+        if is_missing_text(text):
             if not allowed_missing:
                 what = "overall text" if name == OVERALL else f"text of body part {name!r}"
                 report(
@@ -207,4 +212,11 @@ def _check_clip(annotation: Annotation, report) -> None:
         )
 
 
-__all__ = ["ValidationOptions", "assert_valid", "check_annotation", "describe_bad_frame", "is_valid_frame"]
+__all__ = [
+    "ValidationOptions",
+    "assert_valid",
+    "check_annotation",
+    "describe_bad_frame",
+    "is_missing_text",
+    "is_valid_frame",
+]
