@@ -40,8 +40,12 @@ def cli(debug: bool) -> None:
 
 def _register() -> None:
     from mogen_bench.cli.annotation import annotation
+    from mogen_bench.cli.data import data
+    from mogen_bench.cli.prepare import prepare
 
     cli.add_command(annotation)
+    cli.add_command(prepare)
+    cli.add_command(data)
 
 
 _register()

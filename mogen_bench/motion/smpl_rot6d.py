@@ -62,8 +62,6 @@ Features that did not come from ``smpl_to_rot6d`` (a model's output) are accepte
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
 
@@ -75,6 +73,7 @@ from mogen_bench.motion.rotations import (
     matrix_to_cont6d,
 )
 from mogen_bench.motion.tensors import floating_tensor
+from mogen_bench.motion.up_axis import UpAxis, up_to_y_matrix
 
 __all__ = [
     "BODY_JOINTS",
@@ -99,15 +98,10 @@ HEIGHT = slice(0, 1)
 VELOCITY = slice(1, 3)
 ROTATIONS = slice(3, SMPL_ROT6D_DIMS)
 
-UpAxis = Literal["y", "z"]
 
 # Below this length of the projected forward axis the heading comes from the head direction instead
 # (the forward axis is then within asin(1e-3) ~ 0.057 deg of vertical).
 _FORWARD_DEGENERATE = 1e-3
-
-# z-up world -> y-up world, (x, y, z) -> (-x, z, y): HumanML3D's AMASS conversion, a proper rotation.
-_Z_UP_TO_Y_UP = ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 1.0, 0.0))
-
 
 # ----------------------------------------------------------------------------------------- input checks
 
@@ -123,16 +117,7 @@ def _shape_error(func: str, name: str, expected: str, shape: tuple[int, ...], fi
 
 
 def _up_to_y(up_axis: str, like: torch.Tensor) -> torch.Tensor:
-    """The rotation taking the data's world to the y-up world."""
-    if up_axis == "y":
-        return torch.eye(3, dtype=like.dtype, device=like.device)
-    if up_axis == "z":
-        return torch.tensor(_Z_UP_TO_Y_UP, dtype=like.dtype, device=like.device)
-    raise MogenBenchError(
-        f"up_axis must be 'y' or 'z', got {up_axis!r}",
-        field="up_axis",
-        fix="pass up_axis='y' for y-up data (HumanML3D, SMPL's own axes) or 'z' for z-up data (AMASS)",
-    )
+    return up_to_y_matrix(up_axis, like)
 
 
 # ------------------------------------------------------------------------------------------- heading

@@ -1,0 +1,1 @@
+"""Prepared datasets: the Parquet contract, the sources that produce it, its readers."""

@@ -1,0 +1,1 @@
+"""One module per published dataset layout; each builds a ``mogen_bench.data.source.Source``."""
