@@ -117,3 +117,23 @@ def humman_mogen(root, out, name, force, representation, source_fps, up_axis, sm
         split_file=split_file,
     )
     run_prepare(HummanMogenSource(root, options), out, name, force)
+
+
+@prepare.command("humanml3d")
+@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@output_options
+def humanml3d(root, out, name, force):
+    """HumanML3D release (new_joint_vecs/, texts/, Mean.npy, Std.npy, split files) at ROOT."""
+    from mogen_bench.data.sources.humanml3d import HumanML3DSource
+
+    run_prepare(HumanML3DSource(root, "humanml3d"), out, name, force)
+
+
+@prepare.command("kit-ml")
+@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@output_options
+def kit_ml(root, out, name, force):
+    """KIT-ML release in the HumanML3D layout (251-dim new_joint_vecs/, texts/, ...) at ROOT."""
+    from mogen_bench.data.sources.humanml3d import HumanML3DSource
+
+    run_prepare(HumanML3DSource(root, "kit-ml"), out, name, force)

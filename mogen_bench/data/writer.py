@@ -204,7 +204,7 @@ def _write(source, representation, folder: Path, name, inputs, max_shard_bytes, 
 
     shipped = source.statistics()
     if shipped is not None:
-        mean, std = (np.asarray(a, dtype=np.float32) for a in shipped)
+        mean, std = (np.asarray(a) for a in shipped)  # JSON keeps every float32/float64 value exactly
         normalisation = {"computed_on": "source", "method": "shipped with the source"}
     else:
         mean, std = grouped_statistics(moments, source.representation)
