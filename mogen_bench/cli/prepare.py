@@ -137,3 +137,23 @@ def kit_ml(root, out, name, force):
     from mogen_bench.data.sources.humanml3d import HumanML3DSource
 
     run_prepare(HumanML3DSource(root, "kit-ml"), out, name, force)
+
+
+@prepare.command("babel")
+@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@output_options
+@click.option("--representation", type=REPRESENTATION_CHOICE, default="humanml3d-263", show_default=True)
+@click.option("--seq-labels", is_flag=True, help="Keep sequences with only sequence labels, as one stage.")
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Share of train.json sequences (by a hash of babel_sid) held out as the val split.",
+)
+def babel(root, out, name, force, representation, seq_labels, val_fraction):
+    """BABEL frame labels (babel/{train,val}.json) over AMASS SMPL-H npz files (amass/<feat_p>) at ROOT."""
+    from mogen_bench.data.sources.babel import BabelOptions, BabelSource
+
+    options = BabelOptions(representation=representation, seq_labels=seq_labels, val_fraction=val_fraction)
+    run_prepare(BabelSource(root, options), out, name, force)

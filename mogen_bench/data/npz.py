@@ -24,6 +24,13 @@ def load_npz(
     ``-1`` must be the same number (the frame count). Keys in ``optional`` may be absent. Floating arrays
     must be finite.
     """
+    if path.is_file() and not zipfile.is_zipfile(path):
+        # np.load would call it "pickled (object) data", which points users the wrong way.
+        raise MogenBenchError(
+            "not an .npz (zip) archive: truncated, corrupt or another format",
+            file=str(path),
+            fix="re-download or re-export the file",
+        )
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
