@@ -157,3 +157,51 @@ def babel(root, out, name, force, representation, seq_labels, val_fraction):
 
     options = BabelOptions(representation=representation, seq_labels=seq_labels, val_fraction=val_fraction)
     run_prepare(BabelSource(root, options), out, name, force)
+
+
+@prepare.command("synth")
+@output_options
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "small", "full"]),
+    default="small",
+    show_default=True,
+    help="Preset: tiny 48 sequences, small 600, full 6,000 (HuMMan-MoGen-like); mirrored copies double them.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--representation", type=REPRESENTATION_CHOICE, default="humanml3d-263", show_default=True)
+@click.option(
+    "--raw",
+    "raw_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the generated HuMMan-MoGen-layout files go [default: <out>-raw beside --out].",
+)
+@click.option("--humanml3d", is_flag=True, help="Also write a HumanML3D-layout copy under <raw>/humanml3d.")
+def synth(out, name, force, size, seed, representation, raw_dir, humanml3d):
+    """Generate MoGen-Synth (procedural fine-grained motions) and prepare it."""
+    import json
+
+    from mogen_bench.data.sources.synth import SYNTH_FILE, SynthSource
+    from mogen_bench.errors import MogenBenchError
+    from mogen_bench.synth import SYNTH_PRESETS, write_synth
+
+    config = SYNTH_PRESETS[size].replace(seed=seed, humanml3d=humanml3d)
+    raw_dir = raw_dir or out.parent / f"{out.name}-raw"
+    meta_file = raw_dir / SYNTH_FILE
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        if meta.get("config") != config.to_dict():
+            if not force:
+                raise MogenBenchError(
+                    "holds MoGen-Synth data generated with another size, seed or options",
+                    file=str(raw_dir),
+                    fix="pass --force to regenerate it, or choose another --raw / --out",
+                )
+            import shutil
+
+            shutil.rmtree(raw_dir)
+    if not meta_file.is_file():
+        write_synth(raw_dir, config, progress=True)
+        click.echo(f"{raw_dir}: generated MoGen-Synth ({size}, seed {seed})")
+    run_prepare(SynthSource(raw_dir, representation), out, name, force)
