@@ -8,7 +8,10 @@ These follow HumanML3D's ``common/skeleton.py`` exactly, because its features ar
 - inverse kinematics gives each bone the shortest-arc rotation from its rest direction (no twist), and the
   root rotation turns the body's forward direction to +z, with frame 0 forced to the identity.
 
-Loops run over the joints of the tree (at most 24), never over frames or motions.
+Loops run over the joints of the tree (at most 24), never over frames or motions. Inverse kinematics and
+the retargeting of ``guo_features`` work on one contiguous tensor per coordinate, ``(3, ..., T, J)`` (see the
+component helpers of ``rotations``): elementwise work on those runs vectorised, where tensors with a last
+dimension of 3 or 4 run strided loops.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from mogen_bench.motion.rotations import cont6d_to_matrix, qbetween, qinv, qmul, qrot
+from mogen_bench.motion.rotations import (
+    Quat,
+    _qbetween_components,
+    _qmul_conj_components,
+    cont6d_to_matrix,
+    qbetween,
+    qmul,
+    qrot,
+)
 from mogen_bench.motion.skeletons import Skeleton
 
 FORWARD = (0.0, 0.0, 1.0)
@@ -142,10 +153,12 @@ def facing_direction(
     (a1, b1), (a2, b2) = across_pairs
     across = (joints[..., a1, :] - joints[..., b1, :]) + (joints[..., a2, :] - joints[..., b2, :])
     across = across / torch.linalg.vector_norm(across, dim=-1, keepdim=True)
-    # up x across = (across_z, 0, -across_x) for up = +y.
-    forward = torch.stack([across[..., 2], torch.zeros_like(across[..., 0]), -across[..., 0]], dim=-1)
+    # up x across = (across_z, 0, -across_x) for up = +y; smoothing keeps the zero y at zero, so only the
+    # horizontal components go through the filter.
+    horizontal = torch.stack([across[..., 2], -across[..., 0]], dim=-1)
     if smooth_sigma:
-        forward = gaussian_smooth(forward, smooth_sigma, dim=-2)
+        horizontal = gaussian_smooth(horizontal, smooth_sigma, dim=-2)
+    forward = torch.stack([horizontal[..., 0], torch.zeros_like(horizontal[..., 0]), horizontal[..., 1]], -1)
     return forward / torch.linalg.vector_norm(forward, dim=-1, keepdim=True)
 
 
@@ -161,7 +174,111 @@ def inverse_kinematics(
     rotation is the identity, as in HumanML3D. Each bone gets the shortest-arc rotation from its rest
     direction to its direction in the data.
     """
-    forward = facing_direction(joints, across_pairs, smooth_sigma)
+    root, local = _inverse_kinematics_components(
+        skeleton, joints.movedim(-1, 0).contiguous(), across_pairs, smooth_sigma
+    )
+    return torch.cat([root[..., None, :], torch.stack(local, dim=-1)], dim=-2)
+
+
+@functools.cache
+def _tree_indices(skeleton: Skeleton) -> tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...]]:
+    """For joints 1..J-1: the parent, the joint whose rotation theirs is relative to (see ``_tree_levels``),
+    and whether that is the root's (a chain's first bone)."""
+    before = [0] * skeleton.num_joints
+    for children, level_before, _ in _tree_levels(skeleton):
+        for child, index in zip(children, level_before, strict=True):
+            before[child] = index
+    joints = range(1, skeleton.num_joints)
+    return (
+        tuple(skeleton.parents[c] for c in joints),
+        tuple(before[c] for c in joints),
+        tuple(before[c] == 0 for c in joints),
+    )
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Increasing ``indices`` as ``(start, stop)`` slices of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
+
+
+@functools.cache
+def _paths_matrix(skeleton: Skeleton, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """0/1 matrix ``(J, J)``: ``steps @ paths`` sums, for every joint, the steps of the root and of the bones
+    from the root down to it, over tensors ``(..., J)`` of one coordinate of every joint.
+
+    This is forward kinematics' chain-by-chain accumulation ``position = step + position of the parent`` in
+    one matrix product instead of a loop over tree levels gathering joint lists; the product adds exact
+    zeros for the other joints, and visits the joints in index order (parents come before children in
+    every skeleton here), so it gives the same sums up to the rounding of a fused multiply-add.
+    """
+    paths = torch.zeros(skeleton.num_joints, skeleton.num_joints, dtype=dtype, device=device)
+    for joint in range(skeleton.num_joints):
+        ancestor = joint
+        while ancestor >= 0:
+            paths[ancestor, joint] = 1
+            ancestor = skeleton.parents[ancestor]
+    return paths
+
+
+def _norm_components(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(torch.addcmul(torch.addcmul(x * x, y, y), z, z))
+
+
+def _select_joints(x: torch.Tensor, joints: tuple[int, ...]) -> torch.Tensor:
+    """``x[..., joints]`` for ``x`` ``(..., J)``: ``index_select`` on a 2D view, which takes a fast path that
+    the same call on more dimensions (or advanced indexing) misses, by an order of magnitude."""
+    index = torch.tensor(joints, device=x.device)
+    return x.reshape(-1, x.shape[-1]).index_select(1, index).view(*x.shape[:-1], len(joints))
+
+
+def _bones_components(skeleton: Skeleton, positions: torch.Tensor) -> torch.Tensor:
+    """Joint minus parent ``(3, ..., J-1)`` for joints 1..J-1 of positions ``(3, ..., J)``."""
+    return positions[..., 1:] - _select_joints(positions, _tree_indices(skeleton)[0])
+
+
+def _place_along_bones(
+    skeleton: Skeleton, positions: torch.Tensor, root: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """Joints ``(3, ..., T, J)`` with the bone directions of ``positions`` ``(3, ..., T, J)`` and new lengths.
+
+    The root goes to ``root`` ``(3, ..., T)``, and every other joint to its parent plus ``lengths[..., j]``
+    (broadcasting against ``(..., T, J)``) along the bone's direction in ``positions``. This is
+    ``forward_kinematics(inverse_kinematics(positions), root, offsets)`` for offsets of those lengths along
+    the rest directions: each bone's global rotation is the shortest arc from its rest direction to its
+    direction in the data (local rotations compose back to it), so it turns its offset onto that
+    direction. Computed directly, without the rotations in between.
+    """
+    bones = _bones_components(skeleton, positions)
+    steps = torch.empty_like(positions)
+    # The unit direction first, then the length, as inverse then forward kinematics round them.
+    torch.mul(bones / _norm_components(*bones), lengths[..., 1:], out=steps[..., 1:])
+    steps[..., 0] = root
+    return steps @ _paths_matrix(skeleton, positions.dtype, positions.device)
+
+
+def _inverse_kinematics_components(
+    skeleton: Skeleton,
+    joints: torch.Tensor,
+    across_pairs: tuple[tuple[int, int], tuple[int, int]],
+    smooth_sigma: float | None = None,
+) -> tuple[torch.Tensor, Quat]:
+    """``inverse_kinematics`` of joints given by coordinate ``(3, ..., T, J)``.
+
+    Returns the root rotations ``(..., T, 4)`` and the local rotations of joints 1..J-1 as quaternion
+    components ``(..., T, J-1)`` each.
+    """
+    # The facing direction needs four joints in every frame: gather just those (a small tensor).
+    (a1, b1), (a2, b2) = across_pairs
+    used = sorted({a1, b1, a2, b2})
+    at = {joint: k for k, joint in enumerate(used)}
+    face_joints = _select_joints(joints, tuple(used)).movedim(0, -1)
+    forward = facing_direction(face_joints, ((at[a1], at[b1]), (at[a2], at[b2])), smooth_sigma)
     target = torch.tensor(FORWARD, dtype=joints.dtype, device=joints.device).expand_as(forward)
     root = qbetween(forward, target)
     identity = torch.tensor((1.0, 0.0, 0.0, 0.0), dtype=joints.dtype, device=joints.device)
@@ -169,18 +286,19 @@ def inverse_kinematics(
 
     # Each bone's global rotation is the shortest arc from its rest direction to its direction in the data;
     # its local rotation is that relative to the rotation before it (the root's for a chain's first bone).
-    children = list(range(1, skeleton.num_joints))
-    parents = [skeleton.parents[c] for c in children]
-    bones = joints[..., children, :] - joints[..., parents, :]
-    bones = bones / torch.linalg.vector_norm(bones, dim=-1, keepdim=True)
-    rest = raw_offsets(skeleton, joints)[children]
-    global_rotations = torch.cat([root[..., None, :], qbetween(rest.expand_as(bones), bones)], dim=-2)
-    before = [0] * skeleton.num_joints
-    for level_children, level_before, _ in _tree_levels(skeleton):
-        for child, index in zip(level_children, level_before, strict=True):
-            before[child] = index
-    local = qmul(qinv(global_rotations[..., [before[c] for c in children], :]), global_rotations[..., 1:, :])
-    return torch.cat([root[..., None, :], local], dim=-2)
+    bones = _bones_components(skeleton, joints)
+    direction = bones / _norm_components(*bones)
+    rest = raw_offsets(skeleton, joints)[1:].T  # (3, J-1): one row per coordinate
+    arcs = _qbetween_components(tuple(rest), tuple(direction))
+    if arcs is None:  # a bone against its rest direction, or of length zero: take qbetween's fallbacks
+        arcs = qbetween(rest.T.expand(*direction.shape[1:], 3), direction.movedim(0, -1)).movedim(-1, 0)
+    _, before, after_root = _tree_indices(skeleton)
+    previous = _select_joints(arcs, tuple(max(b - 1, 0) for b in before))
+    root_components = root.movedim(-1, 0)[..., None]
+    for start, stop in _runs([k for k, first in enumerate(after_root) if first]):
+        previous[..., start:stop] = root_components
+    local = _qmul_conj_components(tuple(previous), tuple(arcs))
+    return root, local
 
 
 def heading_quaternion(angle: torch.Tensor) -> torch.Tensor:

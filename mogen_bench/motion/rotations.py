@@ -412,3 +412,107 @@ def slerp(q0: Array, q1: Array, t: float | Array) -> Array:
     out = w0 * a + w1 * b
     out = torch.where(linear, _normalize(out), out)
     return _out(out, as_numpy)
+
+
+# --------------------------------------------------------------------------- component form (for batches)
+#
+# The batched motion pipelines (``guo_features``) handle millions of small vectors. Kept as (..., 3) or
+# (..., 4) tensors, every elementwise op runs a strided, unvectorised loop and every stack or unbind copies;
+# kept as one contiguous tensor per component (structure of arrays), the same ops run vectorised over
+# contiguous memory. These helpers take and return tuples of component tensors that broadcast against each
+# other, and evaluate the formulas of the functions above term by term in the same order. They agree with
+# them to a rounding step, not bit for bit: ``torch.addcmul(t, a, b)`` (``t + a * b`` in one kernel) may use
+# a fused multiply-add, and ``vector_norm`` may sum in another precision than the explicit sums here.
+
+Vec3 = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+Quat = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _dot_components(a: Vec3, b: Vec3) -> torch.Tensor:
+    return torch.addcmul(torch.addcmul(a[0] * b[0], a[1], b[1]), a[2], b[2])
+
+
+def _cross_components(a: Vec3, b: Vec3) -> Vec3:
+    ax, ay, az = a
+    bx, by, bz = b
+    return (
+        torch.addcmul(ay * bz, az, by, value=-1),
+        torch.addcmul(az * bx, ax, bz, value=-1),
+        torch.addcmul(ax * by, ay, bx, value=-1),
+    )
+
+
+def _qmul_conj_components(a: Quat, b: Quat) -> Quat:
+    """``qmul(qinv(a), b)``, the rotation ``b`` relative to ``a``, term by term as ``_qmul`` computes it."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (
+        torch.addcmul(torch.addcmul(torch.addcmul(aw * bw, ax, bx), ay, by), az, bz),
+        torch.addcmul(torch.addcmul(torch.addcmul(aw * bx, ax, bw, value=-1), ay, bz, value=-1), az, by),
+        torch.addcmul(torch.addcmul(torch.addcmul(aw * by, ax, bz), ay, bw, value=-1), az, bx, value=-1),
+        torch.addcmul(torch.addcmul(torch.addcmul(aw * bz, ax, by, value=-1), ay, bx), az, bw, value=-1),
+    )
+
+
+def _qbetween_components(a: Vec3, b: Vec3) -> torch.Tensor | None:
+    """``qbetween(a, b)`` as one tensor ``(4, ...)`` of components, or ``None`` where some pair needs the
+    zero or opposite fallback of ``qbetween``."""
+    finfo = torch.finfo(b[0].dtype)
+    lengths = torch.sqrt(_dot_components(a, a) * _dot_components(b, b))
+    w = lengths + _dot_components(a, b)
+    x, y, z = _cross_components(a, b)
+    norm = torch.sqrt(torch.addcmul(torch.addcmul(torch.addcmul(w * w, x, x), y, y), z, z))
+    if bool(((lengths <= finfo.tiny) | (norm <= math.sqrt(finfo.eps) * lengths)).any()):
+        return None
+    q = torch.empty(4, *norm.shape, dtype=norm.dtype, device=norm.device)
+    for k, component in enumerate((w, x, y, z)):
+        torch.div(component, norm, out=q[k])
+    return q
+
+
+def _quaternion_to_cont6d_components(q: Quat, out: tuple[torch.Tensor, ...]) -> None:
+    """Write ``quaternion_to_cont6d(q)`` by components, ``R00, R10, R20, R01, R11, R21``, into ``out``."""
+    w, x, y, z = q
+    norm = torch.sqrt(torch.addcmul(torch.addcmul(torch.addcmul(w * w, x, x), y, y), z, z))
+    norm = norm.clamp_min(torch.finfo(w.dtype).tiny)
+    w, x, y, z = w / norm, x / norm, y / norm, z / norm
+    # 2 (a b) rounds exactly as (2 a) b, so the factors of 2 of _quaternion_to_matrix go on x, y, z once.
+    x2, y2, z2 = 2 * x, 2 * y, 2 * z
+    one = torch.ones((), dtype=w.dtype, device=w.device)
+    torch.sub(one, torch.addcmul(y2 * y, z2, z), out=out[0])
+    torch.addcmul(x2 * y, z2, w, out=out[1])
+    torch.addcmul(x2 * z, y2, w, value=-1, out=out[2])
+    torch.addcmul(x2 * y, z2, w, value=-1, out=out[3])
+    torch.sub(one, torch.addcmul(x2 * x, z2, z), out=out[4])
+    torch.addcmul(y2 * z, x2, w, out=out[5])
+
+
+def _qrot_components(q: Quat, v: Vec3) -> Vec3:
+    """``qrot(q, v)`` by components: ``v + 2 (w (u x v) + u x (u x v))``."""
+    w, u = q[0], q[1:]
+    uv = _cross_components(u, v)
+    uuv = _cross_components(u, uv)
+    return tuple(vi + 2 * torch.addcmul(uuvi, w, uvi) for vi, uvi, uuvi in zip(v, uv, uuv, strict=True))  # type: ignore[return-value]
+
+
+def _yaw_coefficients(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(k, s)`` with ``qrot(q, v) = (x + (s z - k x), y, z - (s x + k z))`` for ``q`` ``(..., 4)``.
+
+    For a turn about +y, ``q = (w, 0, q_y, 0)``, the product ``v + 2 (w (u x v) + u x (u x v))`` reduces
+    to a 2D rotation of x and z with ``k = 2 q_y^2`` (one minus the cosine) and ``s = 2 w q_y`` (the sine):
+    three multiply-adds per coordinate instead of the quaternion formula's dozen. Like that formula it adds
+    a correction to ``v`` rather than scaling ``v`` by the cosine, which keeps the rounding error of large
+    coordinates turned by small angles as small. ``None`` when some ``q`` has a nonzero x or z.
+    """
+    w, qx, qy, qz = q.unbind(-1)
+    if bool(((qx != 0) | (qz != 0)).any()):
+        return None
+    return 2 * qy * qy, 2 * w * qy
+
+
+def _yaw_rotate(
+    k: torch.Tensor, s: torch.Tensor, x: torch.Tensor, z: torch.Tensor, out: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    """Write x and z of ``qrot(q, v)`` into ``out`` for the coefficients ``k, s`` of ``_yaw_coefficients``."""
+    torch.add(x, torch.addcmul(s * z, k, x, value=-1), out=out[0])
+    torch.sub(z, torch.addcmul(s * x, k, z), out=out[1])

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from mogen_bench.motion import guo_features
 from mogen_bench.motion.guo_features import HUMANML3D_SPEC, extract_features, recover_from_ric
 from mogen_bench.motion.kinematics import forward_kinematics
 from mogen_bench.motion.rotations import axis_angle_to_quaternion
@@ -55,6 +56,19 @@ def test_numpy_baseline_agrees_with_the_batched_implementation():
         assert np.abs(reference - batched[index]).max() < 1e-10
         recovered = numpy_reference.recover_from_ric(reference)
         assert np.abs(recovered - recover_from_ric(torch.from_numpy(reference)).numpy()).max() < 1e-12
+
+
+def test_chunked_extraction_equals_one_by_one(monkeypatch):
+    # extract_features works through a batch in chunks of motions; per-motion bone lengths follow them.
+    motions = synthetic_motions(5, 40, seed=2).double()
+    scale = 1 + 0.1 * torch.arange(5, dtype=torch.float64)[:, None]
+    lengths = torch.tensor(HUMANML3D_SPEC.target_bone_lengths, dtype=torch.float64) * scale
+    monkeypatch.setattr(guo_features, "_CHUNK_ELEMENTS", 2 * 40 * HUMANML3D_SPEC.num_joints)
+    chunked = extract_features(motions, bone_lengths=lengths)
+    assert chunked.shape == (5, 39, 263)
+    for index in range(5):
+        alone = extract_features(motions[index], bone_lengths=lengths[index])
+        assert torch.allclose(chunked[index], alone, atol=1e-12)
 
 
 def test_extract_batch(benchmark, motions):
