@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The feature cache of training datasets goes to a throwaway folder, never the user's ~/.cache.
+os.environ.setdefault("MOGEN_BENCH_CACHE", tempfile.mkdtemp(prefix="mogen-bench-cache-"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HUMMAN_EXAMPLE = FIXTURES / "humman_mogen" / "annotations" / "p000459_a000011.json"

@@ -68,7 +68,12 @@ class _ShardBuffer:
         if not self.records:
             return
         path = self.folder / f"{self.split}-part-{len(self.parts):05d}.parquet"
-        pq.write_table(records_to_table(self.records, self.dims), path, compression="zstd")
+        table = records_to_table(self.records, self.dims)
+        # Features are stored plain and uncompressed: float frames neither repeat (dictionary encoding
+        # only costs) nor compress much, and decoding them is what opening a dataset spends its time on.
+        others = [name for name in table.column_names if name != "features"]
+        compression = {name: "zstd" for name in others} | {"features": "none"}
+        pq.write_table(table, path, compression=compression, use_dictionary=others)
         self.parts.append((path, len(self.records)))
         self.records, self.bytes = [], 0
 
