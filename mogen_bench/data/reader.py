@@ -9,6 +9,7 @@ over every motion.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -22,9 +23,10 @@ from mogen_bench.data.schema import Caption, caption_from_row, stage_from_row
 from mogen_bench.errors import MogenBenchError
 
 
-def _read_shard(path: Path) -> pa.Table:
+def read_shard(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """A shard (or some of its ``columns``) memory-mapped; an error naming it if missing or unreadable."""
     try:
-        return pq.read_table(path, memory_map=True)
+        return pq.read_table(path, columns=None if columns is None else list(columns), memory_map=True)
     except FileNotFoundError:
         raise MogenBenchError(
             "shard listed in dataset.json is missing", file=str(path), fix="re-run prepare with --force"
@@ -123,6 +125,6 @@ class PreparedDataset:
                 fix=f"choose one of: {', '.join(self.info.splits)}",
             )
         if name not in self._splits:
-            tables = [_read_shard(self.folder / shard) for shard in self.info.shard_files(name)]
+            tables = [read_shard(self.folder / shard) for shard in self.info.shard_files(name)]
             self._splits[name] = MotionTable(tables, self.info.dims, name)
         return self._splits[name]

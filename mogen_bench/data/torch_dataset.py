@@ -43,12 +43,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from annotation.parts import TEXT_FIELDS
 from mogen_bench.data.info import INFO_FILE, DatasetInfo
-from mogen_bench.data.reader import PreparedDataset
+from mogen_bench.data.reader import PreparedDataset, read_shard
 from mogen_bench.errors import MogenBenchError
 
 #: The columns read for texts and lengths; ``features`` is read separately (or not at all, with a cache).
@@ -146,22 +145,6 @@ def clip_stages(stages: list[dict], start: int, length: int) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- texts, lazily per batch
-def _read_columns(folder: Path, shard: str, columns: Sequence[str]) -> pa.Table:
-    path = folder / shard
-    try:
-        return pq.read_table(path, columns=list(columns), memory_map=True)
-    except FileNotFoundError:
-        raise MogenBenchError(
-            "shard listed in dataset.json is missing", file=str(path), fix="re-run prepare with --force"
-        ) from None
-    except (OSError, pa.ArrowException) as exc:
-        raise MogenBenchError(
-            f"cannot read Parquet shard: {exc}",
-            file=str(path),
-            fix="run `mogen-bench data verify` and re-run prepare with --force",
-        ) from None
-
-
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``concat(arange(s, s + c) for s, c in zip(starts, counts))`` without a Python loop."""
     total = int(counts.sum())
@@ -193,7 +176,7 @@ class TextColumns:
 
     def __init__(self, dataset: PreparedDataset, split: str):
         shards = dataset.info.shard_files(split)
-        tables = [_read_columns(dataset.folder, shard, TEXT_COLUMNS) for shard in shards]
+        tables = [read_shard(dataset.folder / shard, TEXT_COLUMNS) for shard in shards]
         table = pa.concat_tables(tables) if tables else None
         if table is None or table.num_rows == 0:
             raise MogenBenchError(

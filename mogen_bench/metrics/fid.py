@@ -152,6 +152,15 @@ def _zero_rounding(eigenvalues: np.ndarray) -> np.ndarray:
     return np.where(eigenvalues > tolerance, eigenvalues, 0.0)
 
 
+def _check_finite(func: str, name: str, x: np.ndarray) -> None:
+    if not np.isfinite(x).all():
+        raise MogenBenchError(
+            f"{func}() found NaN or infinity in {name}",
+            field=name,
+            fix="check the embeddings for NaN rows (activation_statistics names them)",
+        )
+
+
 def _vector(func: str, name: str, value: object) -> np.ndarray:
     x = array64(func, name, value, "(D,)")
     if x.ndim != 1:
@@ -160,12 +169,7 @@ def _vector(func: str, name: str, value: object) -> np.ndarray:
             field=name,
             fix="pass the mean returned by activation_statistics()",
         )
-    if not np.isfinite(x).all():
-        raise MogenBenchError(
-            f"{func}() found NaN or infinity in {name}",
-            field=name,
-            fix="check the embeddings for NaN rows (activation_statistics names them)",
-        )
+    _check_finite(func, name, x)
     return x
 
 
@@ -177,12 +181,7 @@ def _covariance(func: str, name: str, value: object, size: int) -> np.ndarray:
             field=name,
             fix="pass the covariance returned by activation_statistics()",
         )
-    if not np.isfinite(array).all():
-        raise MogenBenchError(
-            f"{func}() found NaN or infinity in {name}",
-            field=name,
-            fix="check the embeddings for NaN rows (activation_statistics names them)",
-        )
+    _check_finite(func, name, array)
     scale = float(np.abs(array).max()) or 1.0
     if float(np.abs(array - array.T).max()) > 1e-8 * scale:
         raise MogenBenchError(

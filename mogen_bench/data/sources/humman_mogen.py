@@ -118,7 +118,6 @@ class HummanMogenSource:
         self.fps = get_representation(self.representation).fps
         self._split_table = read_split_file(self.opts.split_file) if self.opts.split_file else None
         self._smpl_model = None
-        self.detected_up_axes: dict[str, int] = {}
 
     # ------------------------------------------------------------------ the Source protocol
     def check(self) -> None:
@@ -217,7 +216,6 @@ class HummanMogenSource:
         if len(bounds) != len(annotation.stages) or bounds[-1][0] >= bounds[-1][1]:
             return Skipped(sequence, "a stage is empty after resampling to 20 fps", str(annotation_file))
         stages = [st.with_frames(s, e) for st, (s, e) in zip(annotation.stages, bounds, strict=True)]
-        self.detected_up_axes[up_axis] = self.detected_up_axes.get(up_axis, 0) + 1
         source_id = f"{subject}_a{action}" if mirrored else sequence
         return MotionRecord(
             motion_id=sequence,
