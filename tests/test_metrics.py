@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
 from scipy.ndimage import uniform_filter1d
 
@@ -39,30 +38,11 @@ from mogen_bench.metrics import (
     transition_windows,
 )
 from mogen_bench.metrics.fid import trace_sqrt_product
+from tests import official_metrics as official
 
 # ---------------------------------------------------------------------------------------------------------
-# Transcriptions of the published numpy code (kept as written there; only ``disp=False`` is gone, since SciPy
-# 1.18 removed it: ``sqrtm`` then returns the matrix alone, and older SciPy a (matrix, error) pair).
-
-
-def official_euclidean_distance_matrix(matrix1, matrix2):
-    assert matrix1.shape[1] == matrix2.shape[1]
-    d1 = -2 * np.dot(matrix1, matrix2.T)
-    d2 = np.sum(np.square(matrix1), axis=1, keepdims=True)
-    d3 = np.sum(np.square(matrix2), axis=1)
-    return np.sqrt(d1 + d2 + d3)
-
-
-def official_calculate_top_k(mat, top_k):
-    size = mat.shape[0]
-    gt_mat = np.expand_dims(np.arange(size), 1).repeat(size, 1)
-    bool_mat = mat == gt_mat
-    correct_vec = False
-    top_k_list = []
-    for i in range(top_k):
-        correct_vec = correct_vec | bool_mat[:, i]
-        top_k_list.append(correct_vec[:, None])
-    return np.concatenate(top_k_list, axis=1)
+# Transcriptions of the published driver loops and of FlowMDM's and GMD's code, kept as written there (the
+# text-to-motion metric functions themselves are in tests/official_metrics.py).
 
 
 def official_matching(text, motion, batch_size=32, drop_last=True):
@@ -71,59 +51,12 @@ def official_matching(text, motion, batch_size=32, drop_last=True):
     stop = len(text) - len(text) % batch_size if drop_last else len(text)
     for start in range(0, stop, batch_size):
         t, m = text[start : start + batch_size], motion[start : start + batch_size]
-        dist_mat = official_euclidean_distance_matrix(t, m)
+        dist_mat = official.euclidean_distance_matrix(t, m)
         matching_score_sum += dist_mat.trace()
         argsmax = np.argsort(dist_mat, axis=1)
-        top_k_count += official_calculate_top_k(argsmax, top_k=3).sum(axis=0)
+        top_k_count += official.calculate_top_k(argsmax, top_k=3).sum(axis=0)
         all_size += t.shape[0]
     return top_k_count / all_size, matching_score_sum / all_size
-
-
-def official_calculate_activation_statistics(activations):
-    return np.mean(activations, axis=0), np.cov(activations, rowvar=False)
-
-
-def official_calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
-    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
-    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
-    diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(sigma1.dot(sigma2))
-    covmean = covmean[0] if isinstance(covmean, tuple) else covmean
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = scipy.linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
-        covmean = covmean[0] if isinstance(covmean, tuple) else covmean
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"Imaginary component {np.max(np.abs(covmean.imag))}")
-        covmean = covmean.real
-    return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
-
-
-def official_calculate_diversity(activation, diversity_times):
-    assert len(activation.shape) == 2
-    assert activation.shape[0] > diversity_times
-    num_samples = activation.shape[0]
-    first_indices = np.random.choice(num_samples, diversity_times, replace=False)
-    second_indices = np.random.choice(num_samples, diversity_times, replace=False)
-    dist = scipy.linalg.norm(activation[first_indices] - activation[second_indices], axis=1)
-    return dist.mean()
-
-
-def official_calculate_multimodality(activation, multimodality_times):
-    assert len(activation.shape) == 3
-    assert activation.shape[1] > multimodality_times
-    num_per_sent = activation.shape[1]
-    first_dices = np.random.choice(num_per_sent, multimodality_times, replace=False)
-    second_dices = np.random.choice(num_per_sent, multimodality_times, replace=False)
-    dist = scipy.linalg.norm(activation[:, first_dices] - activation[:, second_dices], axis=2)
-    return dist.mean()
-
-
-def official_get_metric_statistics(values, replication_times):
-    mean = np.mean(values, axis=0)
-    std = np.std(values, axis=0)
-    return mean, 1.96 * std / np.sqrt(replication_times)
 
 
 def flowmdm_calculate_jerk(poses, lengths):
@@ -202,7 +135,7 @@ def paired_set(seed, n, d=64, noise=3.0):
 def test_activation_statistics_are_the_official_ones(published_size):
     gt, _ = published_size
     mu, sigma = activation_statistics(gt)
-    ref_mu, ref_sigma = official_calculate_activation_statistics(gt)
+    ref_mu, ref_sigma = official.calculate_activation_statistics(gt)
     np.testing.assert_array_equal(mu, ref_mu)
     np.testing.assert_array_equal(sigma, ref_sigma)
     mu_t, sigma_t = activation_statistics(torch.from_numpy(gt))
@@ -212,9 +145,9 @@ def test_activation_statistics_are_the_official_ones(published_size):
 
 def test_fid_equals_the_classic_formula_at_the_published_size(published_size):
     gt, gen = published_size
-    mu1, sigma1 = official_calculate_activation_statistics(gt)
-    mu2, sigma2 = official_calculate_activation_statistics(gen)
-    reference = official_calculate_frechet_distance(mu1, sigma1, mu2, sigma2)
+    mu1, sigma1 = official.calculate_activation_statistics(gt)
+    mu2, sigma2 = official.calculate_activation_statistics(gen)
+    reference = official.calculate_frechet_distance(mu1, sigma1, mu2, sigma2)
     ours = frechet_distance(mu1, sigma1, mu2, sigma2)
     assert abs(ours - reference) <= 1e-6 * abs(reference)  # measured: ~1e-12
     assert ours == pytest.approx(6.865872244768639, rel=1e-9)
@@ -258,8 +191,8 @@ def test_fid_golden_value():
     value = fid(a, b)
     assert value == pytest.approx(GOLDEN_FID, rel=1e-9)
     assert value == pytest.approx(
-        official_calculate_frechet_distance(
-            *official_calculate_activation_statistics(a), *official_calculate_activation_statistics(b)
+        official.calculate_frechet_distance(
+            *official.calculate_activation_statistics(a), *official.calculate_activation_statistics(b)
         ),
         rel=1e-9,
     )
@@ -326,7 +259,7 @@ def test_pool_distances_are_the_official_matrices():
     for p in range(2):
         block = slice(32 * p, 32 * p + 32)
         np.testing.assert_allclose(
-            distances[p], official_euclidean_distance_matrix(text[block], motion[block]), rtol=1e-10
+            distances[p], official.euclidean_distance_matrix(text[block], motion[block]), rtol=1e-10
         )
 
 
@@ -349,7 +282,7 @@ def test_retrieval_needs_one_full_pool():
 def test_diversity_legacy_reproduces_the_official_global_rng_path():
     _, x = paired_set(4, 1000)
     np.random.seed(1234)
-    reference = official_calculate_diversity(x, 300)
+    reference = official.calculate_diversity(x, 300)
     after_reference = np.random.random()
     np.random.seed(1234)
     ours = diversity_legacy(x)
@@ -390,7 +323,7 @@ def test_multimodality_reproduces_the_official_code():
     centres, _ = embedding_set(rng, 100, 64, rank=16)
     x = centres[:, None, :] + 0.5 * rng.standard_normal((100, 30, 64))
     np.random.seed(99)
-    reference = official_calculate_multimodality(x, 10)
+    reference = official.calculate_multimodality(x, 10)
     np.random.seed(99)
     assert multimodality_legacy(x) == pytest.approx(reference, rel=1e-13)
     assert multimodality_legacy(x, random_state=99) == multimodality_legacy(x, random_state=99)
@@ -419,7 +352,7 @@ GOLDEN_MULTIMODALITY = 5.645358950154286
 def test_interval_is_196_std_over_sqrt_r():
     values = [0.511, 0.507, 0.515, 0.509, 0.512]
     mean, interval = mean_and_interval(values)
-    ref_mean, ref_interval = official_get_metric_statistics(np.array(values), len(values))
+    ref_mean, ref_interval = official.get_metric_statistics(np.array(values), len(values))
     assert mean == ref_mean and interval == ref_interval
     assert interval == pytest.approx(1.96 * np.std(values, ddof=0) / np.sqrt(5), rel=1e-15)
     assert mean_and_interval([1.0, 2.0, 3.0, 4.0]) == (

@@ -33,7 +33,6 @@ import time
 
 import numpy as np
 import pytest
-import scipy.linalg
 
 from mogen_bench.metrics import (
     diversity_legacy,
@@ -41,6 +40,15 @@ from mogen_bench.metrics import (
     multimodality_legacy,
     replication_statistics,
     retrieval_metrics,
+)
+from tests.official_metrics import (
+    calculate_activation_statistics,
+    calculate_diversity,
+    calculate_frechet_distance,
+    calculate_multimodality,
+    calculate_top_k,
+    euclidean_distance_matrix,
+    get_metric_statistics,
 )
 
 FULL = os.environ.get("MOGEN_BENCH_METRIC_FULL") == "1"
@@ -51,67 +59,8 @@ TIMING_REPEATS = 3 if FULL else 1
 SPEED_GOAL = 5.0
 
 # ---------------------------------------------------------------------------------------------------------
-# The official path: text-to-motion's utils/metrics.py and the driver loops of final_evaluations.py, as
-# written there (``sqrtm`` without ``disp=False``, which SciPy 1.18 removed).
-
-
-def euclidean_distance_matrix(matrix1, matrix2):
-    assert matrix1.shape[1] == matrix2.shape[1]
-    d1 = -2 * np.dot(matrix1, matrix2.T)
-    d2 = np.sum(np.square(matrix1), axis=1, keepdims=True)
-    d3 = np.sum(np.square(matrix2), axis=1)
-    return np.sqrt(d1 + d2 + d3)
-
-
-def calculate_top_k(mat, top_k):
-    size = mat.shape[0]
-    gt_mat = np.expand_dims(np.arange(size), 1).repeat(size, 1)
-    bool_mat = mat == gt_mat
-    correct_vec = False
-    top_k_list = []
-    for i in range(top_k):
-        correct_vec = correct_vec | bool_mat[:, i]
-        top_k_list.append(correct_vec[:, None])
-    return np.concatenate(top_k_list, axis=1)
-
-
-def calculate_activation_statistics(activations):
-    return np.mean(activations, axis=0), np.cov(activations, rowvar=False)
-
-
-def calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
-    diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(sigma1.dot(sigma2))
-    covmean = covmean[0] if isinstance(covmean, tuple) else covmean
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = scipy.linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
-        covmean = covmean[0] if isinstance(covmean, tuple) else covmean
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"Imaginary component {np.max(np.abs(covmean.imag))}")
-        covmean = covmean.real
-    return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
-
-
-def calculate_diversity(activation, diversity_times):
-    assert activation.shape[0] > diversity_times
-    num_samples = activation.shape[0]
-    first_indices = np.random.choice(num_samples, diversity_times, replace=False)
-    second_indices = np.random.choice(num_samples, diversity_times, replace=False)
-    return scipy.linalg.norm(activation[first_indices] - activation[second_indices], axis=1).mean()
-
-
-def calculate_multimodality(activation, multimodality_times):
-    assert activation.shape[1] > multimodality_times
-    num_per_sent = activation.shape[1]
-    first_dices = np.random.choice(num_per_sent, multimodality_times, replace=False)
-    second_dices = np.random.choice(num_per_sent, multimodality_times, replace=False)
-    return scipy.linalg.norm(activation[:, first_dices] - activation[:, second_dices], axis=2).mean()
-
-
-def get_metric_statistics(values, replication_times):
-    return np.mean(values, axis=0), 1.96 * np.std(values, axis=0) / np.sqrt(replication_times)
+# The official path: text-to-motion's utils/metrics.py (tests/official_metrics.py) and the driver loops of
+# final_evaluations.py, as written there.
 
 
 def official_replication(r, gt, gen, text, mm):
