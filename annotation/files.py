@@ -9,6 +9,7 @@ successor is complete.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -75,3 +76,18 @@ def read_user_file(path: str | os.PathLike, expected: str = "a file") -> bytes:
         ) from None
     except OSError as exc:
         raise MogenBenchError(f"cannot read: {exc.strerror}", file=str(path)) from None
+
+
+def read_user_json(path: str | os.PathLike, expected: str = "a JSON file", fix: str | None = None) -> object:
+    """The parsed JSON of ``path``; a ``MogenBenchError`` naming the file (and the line) if unreadable.
+
+    ``fix`` says how to get a good file (re-download, re-run ...) for broken or non-UTF-8 content.
+    """
+    data = read_user_file(path, expected)
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise MogenBenchError("not UTF-8 text", file=str(path), fix=fix) from None
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno}: {exc.msg}"
+        raise MogenBenchError(message, file=str(path), fix=fix) from None

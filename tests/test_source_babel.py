@@ -65,15 +65,6 @@ def _amass(tree: Path, rel: str) -> dict[str, np.ndarray]:
         return {k: arrays[k] for k in arrays.files}
 
 
-def _row(prepared: Path, motion_id: str):
-    dataset = PreparedDataset(prepared)
-    for split in dataset.split_names:
-        table = dataset.split(split)
-        if motion_id in table.motion_ids:
-            return table, table.motion_ids.index(motion_id)
-    raise AssertionError(motion_id)
-
-
 # ------------------------------------------------------------------------------------------ stage rule
 
 

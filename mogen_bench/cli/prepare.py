@@ -180,27 +180,23 @@ def babel(root, out, name, force, representation, seq_labels, val_fraction):
 @click.option("--humanml3d", is_flag=True, help="Also write a HumanML3D-layout copy under <raw>/humanml3d.")
 def synth(out, name, force, size, seed, representation, raw_dir, humanml3d):
     """Generate MoGen-Synth (procedural fine-grained motions) and prepare it."""
-    import json
-
-    from mogen_bench.data.sources.synth import SYNTH_FILE, SynthSource
+    from mogen_bench.data.sources.synth import SYNTH_FILE, SynthSource, read_synth_meta
     from mogen_bench.errors import MogenBenchError
     from mogen_bench.synth import SYNTH_PRESETS, write_synth
 
     config = SYNTH_PRESETS[size].replace(seed=seed, humanml3d=humanml3d)
     raw_dir = raw_dir or out.parent / f"{out.name}-raw"
     meta_file = raw_dir / SYNTH_FILE
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        if meta.get("config") != config.to_dict():
-            if not force:
-                raise MogenBenchError(
-                    "holds MoGen-Synth data generated with another size, seed or options",
-                    file=str(raw_dir),
-                    fix="pass --force to regenerate it, or choose another --raw / --out",
-                )
-            import shutil
+    if meta_file.is_file() and read_synth_meta(raw_dir)["config"] != config.to_dict():
+        if not force:
+            raise MogenBenchError(
+                "holds MoGen-Synth data generated with another size, seed or options",
+                file=str(raw_dir),
+                fix="pass --force to regenerate it, or choose another --raw / --out",
+            )
+        import shutil
 
-            shutil.rmtree(raw_dir)
+        shutil.rmtree(raw_dir)
     if not meta_file.is_file():
         write_synth(raw_dir, config, progress=True)
         click.echo(f"{raw_dir}: generated MoGen-Synth ({size}, seed {seed})")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotation.files import atomic_write_text, read_user_file
+from annotation.files import atomic_write_text, read_user_json
 from mogen_bench.data.schema import SCHEMA_VERSION
 from mogen_bench.errors import MogenBenchError
 
@@ -84,12 +84,7 @@ def read_info(folder: str | Path) -> DatasetInfo:
             file=str(folder),
             fix="give the --out folder of `mogen-bench prepare` (an interrupted prepare leaves none)",
         )
-    try:
-        raw = json.loads(read_user_file(path, "a dataset.json file"))
-    except json.JSONDecodeError as exc:
-        raise MogenBenchError(
-            f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path), fix="re-run prepare with --force"
-        ) from None
+    raw = read_user_json(path, "a dataset.json file", fix="re-run prepare with --force")
     if not isinstance(raw, dict) or raw.get("format") != DATASET_FORMAT:
         raise MogenBenchError(
             f"not a mogen-bench dataset description (format is not {DATASET_FORMAT!r})",

@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import re
 from collections import Counter
@@ -75,7 +74,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from annotation.files import read_user_file
+from annotation.files import read_user_json
 from annotation.model import Stage
 from mogen_bench.data.npz import load_npz
 from mogen_bench.data.schema import MotionRecord, Skipped
@@ -383,14 +382,7 @@ class BabelSource:
         entries = []
         for file in BABEL_FILES:
             path = self.babel_dir / file
-            try:
-                data = json.loads(read_user_file(path, "a BABEL json file"))
-            except json.JSONDecodeError as exc:
-                raise MogenBenchError(
-                    f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path), fix="re-download BABEL"
-                ) from None
-            except UnicodeDecodeError:
-                raise MogenBenchError("not UTF-8 text", file=str(path), fix="re-download BABEL") from None
+            data = read_user_json(path, "a BABEL json file", fix="re-download BABEL")
             if not isinstance(data, dict):
                 raise MogenBenchError(
                     f"expected an object keyed by babel_sid, found a {type(data).__name__}",

@@ -28,7 +28,6 @@ subject ids (``p000123``) or sequence ids; a sequence in no list is skipped with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 
 from annotation.errors import AnnotationError
-from annotation.files import read_user_file
+from annotation.files import read_user_json
 from annotation.humman_json import read_humman_json
 from mogen_bench.data.npz import load_npz
 from mogen_bench.data.schema import MotionRecord, Skipped
@@ -62,10 +61,7 @@ REPRESENTATIONS = ("humanml3d-263", "smpl-rot6d-135")
 
 def read_split_file(path: Path) -> dict[str, str]:
     """``{subject or sequence id: split}`` from a JSON split file; errors name the file and the entry."""
-    try:
-        raw = json.loads(read_user_file(path, "a JSON split file"))
-    except json.JSONDecodeError as exc:
-        raise MogenBenchError(f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path)) from None
+    raw = read_user_json(path, "a JSON split file")
     fix = 'write {"train": ["p000001", ...], "val": [...], "test": [...]} (subject or sequence ids)'
     if not isinstance(raw, dict) or not raw or set(raw) - set(SPLITS):
         raise MogenBenchError(f"a split file maps split names {SPLITS} to id lists", file=str(path), fix=fix)

@@ -7,10 +7,9 @@ options, and the generator's seed, configuration and held-out part combinations 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from annotation.files import read_user_file
+from annotation.files import read_user_json
 from mogen_bench.data.source import expected_tree_error
 from mogen_bench.data.sources.humman_mogen import TREE, HummanMogenOptions, HummanMogenSource
 from mogen_bench.errors import MogenBenchError
@@ -29,10 +28,7 @@ def read_synth_meta(root: Path) -> dict:
             TREE + f"\n    {SYNTH_FILE}                           written by the MoGen-Synth generator",
             fix="generate the data with `mogen-bench prepare synth --out DIR` (it writes the raw folder too)",
         )
-    try:
-        meta = json.loads(read_user_file(path, "synth.json"))
-    except json.JSONDecodeError as exc:
-        raise MogenBenchError(f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path)) from None
+    meta = read_user_json(path, "synth.json")
     for key in ("fps", "up_axis", "seed", "config"):
         if key not in meta:
             raise MogenBenchError(f"missing {key!r}", file=str(path), field=key, fix="re-generate the data")
