@@ -67,3 +67,25 @@ def shared_sample_dir() -> Path:
             pytest.fail(f"the HumanML3D sample is missing under CI: {sample}")
         pytest.skip(f"the HumanML3D sample is not here: {sample} (set MOGEN_BENCH_SHARED)")
     return sample
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A prepared humanml3d-263 dataset of 28 learnable motions (captions and stages; tests/tiny_runs.py)."""
+    from mogen_bench.data.writer import prepare_dataset
+    from tests.record_source import RecordSource
+    from tests.tiny_runs import _records
+
+    root = tmp_path_factory.mktemp("tiny_dataset")
+    source = RecordSource(root / "in", _records(), representation="humanml3d-263")
+    return prepare_dataset(source, root / "ds").folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
+    """A tiny MDM trained 6 steps on ``tiny_dataset`` (checkpoints at steps 3 and 6)."""
+    from tests.tiny_runs import _train
+
+    out = tmp_path_factory.mktemp("tiny_runs") / "mdm"
+    _train(tiny_dataset, out, "train.max_steps=6")
+    return out

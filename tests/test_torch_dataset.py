@@ -30,41 +30,9 @@ from mogen_bench.data.torch_dataset import (
 )
 from mogen_bench.data.writer import prepare_dataset
 from mogen_bench.errors import MogenBenchError
+from tests.record_source import RecordSource
 
 DIMS = 135  # smpl-rot6d-135: small rows
-
-
-class RecordSource:
-    """In-memory records as a ``Source`` for the writer."""
-
-    name = "records"
-    representation = "smpl-rot6d-135"
-    fps = 20.0
-
-    def __init__(self, root: Path, records: list[MotionRecord]):
-        self.root, self.records = root, records
-        root.mkdir(parents=True, exist_ok=True)
-
-    def check(self):
-        pass
-
-    def input_files(self):
-        return []
-
-    def options(self):
-        return {"n": len(self.records)}
-
-    def split_rule(self):
-        return "given"
-
-    def statistics(self):
-        return None
-
-    def expected_items(self):
-        return len(self.records)
-
-    def items(self):
-        yield from self.records
 
 
 def _stages(motion_id: str, frames: int, cuts: list[int]) -> list[Stage]:
@@ -489,7 +457,11 @@ def test_feature_cache_is_written_once_and_mapped_after(prepared, tmp_path):
 def test_feature_cache_auto_follows_the_environment(prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("MOGEN_BENCH_CACHE", str(tmp_path / "env-cache"))
     _dataset(prepared, feature_cache="auto")
-    assert len(list((tmp_path / "env-cache").glob("train-*.npy"))) == 1
+    assert len(list((tmp_path / "env-cache" / "features").glob("train-*.npy"))) == 1
+    # An empty setting means no cache, never the working folder.
+    monkeypatch.chdir(tmp_path)
+    _dataset(prepared, feature_cache="")
+    assert not list(tmp_path.glob("*.npy"))
 
 
 # --------------------------------------------------------------------------- errors

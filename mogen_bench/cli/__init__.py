@@ -41,11 +41,15 @@ def cli(debug: bool) -> None:
 def _register() -> None:
     from mogen_bench.cli.annotation import annotation
     from mogen_bench.cli.data import data
+    from mogen_bench.cli.generate import generate
     from mogen_bench.cli.prepare import prepare
+    from mogen_bench.cli.train import train
 
     cli.add_command(annotation)
     cli.add_command(prepare)
     cli.add_command(data)
+    cli.add_command(train)
+    cli.add_command(generate)
 
 
 _register()

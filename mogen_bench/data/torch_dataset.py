@@ -52,7 +52,7 @@ from mogen_bench.errors import MogenBenchError
 
 #: The columns read for texts and lengths; ``features`` is read separately (or not at all, with a cache).
 TEXT_COLUMNS = ("motion_id", "num_frames", "stages", "captions")
-#: Where ``feature_cache="auto"`` keeps its files unless ``$MOGEN_BENCH_CACHE`` says otherwise.
+#: Where ``feature_cache="auto"`` keeps its files unless ``$MOGEN_BENCH_CACHE`` names another cache root.
 DEFAULT_CACHE = Path.home() / ".cache" / "mogen-bench" / "features"
 
 
@@ -75,8 +75,8 @@ class MotionDataConfig:
     seed: int = 0
     #: Separator of the stage overall texts that make a staged row's ``caption``.
     stage_joiner: str = " "
-    #: Folder for the raw-feature cache, ``"auto"`` ($MOGEN_BENCH_CACHE or ~/.cache/mogen-bench/features),
-    #: or ``None`` to decode the Parquet shards at every open.
+    #: Folder for the raw-feature cache, ``"auto"`` ($MOGEN_BENCH_CACHE/features, else
+    #: ~/.cache/mogen-bench/features), or ``None`` / ``""`` to decode the Parquet shards at every open.
     feature_cache: str | None = "auto"
 
     def __post_init__(self) -> None:
@@ -212,6 +212,14 @@ class TextColumns:
             out_texts[slot], out_tokens[slot] = text, token
         return out_texts, out_tokens
 
+    def all_texts(self) -> list[str]:
+        """Every caption and every stage text (overall and parts) of the split, ``None``s left out."""
+        captions = pa.array(_ranges(self._captions.starts, self._captions.counts))
+        stages = pa.array(_ranges(self._stages.starts, self._stages.counts))
+        columns = [self._captions.field("text").take(captions)]
+        columns += [self._stages.field(name).take(stages) for name in TEXT_FIELDS]
+        return [text for column in columns for text in column.drop_null().to_pylist()]
+
     def stages(self, rows: np.ndarray) -> list[list[dict] | None]:
         """Every stage of each row (``None`` where a row has none): bounds, the eight texts and tokens."""
         counts = self._stages.counts[rows]
@@ -242,10 +250,11 @@ class TextColumns:
 # --------------------------------------------------------------------------- features and their cache
 def cache_folder(setting: str | None) -> Path | None:
     """The feature-cache folder a ``feature_cache`` setting names (``None``: no cache)."""
-    if setting is None:
+    if setting is None or not str(setting).strip():
         return None
     if setting == "auto":
-        return Path(os.environ.get("MOGEN_BENCH_CACHE", DEFAULT_CACHE))
+        root = os.environ.get("MOGEN_BENCH_CACHE")
+        return Path(root).expanduser() / "features" if root else DEFAULT_CACHE
     return Path(setting).expanduser()
 
 

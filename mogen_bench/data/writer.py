@@ -252,7 +252,7 @@ def _write(source, representation, folder: Path, name, inputs, max_shard_bytes, 
         skipped=[{"item": s.item, "reason": s.reason, "file": s.file} for s in skipped],
         source_notes={key: dict(sorted(counts.items())) for key, counts in notes.items()},
         tool={"name": "mogen-bench", "version": __version__},
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     info.write(folder)
     return info

@@ -1,0 +1,1 @@
+"""Presets of MDM (TOML): ``paper`` (the published size and settings) and ``tiny`` (minutes on a CPU)."""

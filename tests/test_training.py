@@ -1,0 +1,168 @@
+"""The trainer end to end on a tiny MDM: run folders, exact resume, DDP on 2 gloo processes, errors."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mogen_bench.data.writer import prepare_dataset
+from mogen_bench.errors import MogenBenchError
+from mogen_bench.training.checkpoint import find_latest_checkpoint, load_checkpoint
+from mogen_bench.training.loop import TrainRequest, train
+from mogen_bench.training.metrics_log import read_metrics
+from mogen_bench.training.run import load_run
+from tests.record_source import RecordSource
+from tests.tiny_runs import DIMS, _records, _train
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(find_latest_checkpoint(run_dir))["model"]
+
+
+# --------------------------------------------------------------------------- the run folder
+def test_run_folder_holds_config_checkpoints_and_metrics(tiny_run):
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["model"] == "mdm"
+    assert config["config"]["model"]["layers"] == 1 and config["config"]["model"]["heads"] == 2
+    assert config["config"]["model"]["guidance"] == 2.5  # untouched: the paper default
+    assert config["config"]["train"]["max_steps"] == 6
+    assert config["config"]["data"]["max_frames"] == 40
+    assert config["context"]["representation"] == "humanml3d-263" and config["context"]["dims"] == DIMS
+    assert "walks" in config["context"]["vocabulary"] and "left" in config["context"]["vocabulary"]
+    assert config["world_size"] == 1 and config["global_batch"] == 4
+    assert len(config["normalisation"]["mean"]) == DIMS
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == [
+        "step-00000003.pt",
+        "step-00000006.pt",
+    ]
+    records = read_metrics(tiny_run / "metrics.jsonl")
+    assert [r["step"] for r in records] == [2, 4, 6]
+    for record in records:
+        assert np.isfinite(record["loss"]) and record["loss"] == pytest.approx(record["loss_recon"])
+        assert record["lr"] > 0 and record["samples_per_s"] > 0
+
+
+def test_training_reduces_the_loss(tiny_dataset, tmp_path):
+    out = tmp_path / "longer"
+    _train(tiny_dataset, out, "train.max_steps=40", "train.log_every=10", "train.checkpoint_every=40")
+    losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_resume_is_bit_identical(tiny_dataset, tmp_path):
+    # Accumulation, dropout (global RNG) and the model's own generator are all in play.
+    extra = ["train.max_steps=6", "train.accumulate=2", "train.ema_decay=0.9", "model.dropout=0.2"]
+    _train(tiny_dataset, tmp_path / "straight", *extra)
+    first = _train(tiny_dataset, tmp_path / "resumed", *extra, stop_at_step=3)
+    assert first.step == 3
+    second = train(
+        TrainRequest(model="mdm", dataset=tiny_dataset, out=tmp_path / "resumed", resume=True, progress=False)
+    )
+    assert second.step == 6
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    for name, value in straight.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, resumed[name]), name
+        else:  # the text encoder's vocabulary (extra state)
+            assert value == resumed[name], name
+    straight_ema = load_checkpoint(find_latest_checkpoint(tmp_path / "straight"))["ema"]
+    resumed_ema = load_checkpoint(find_latest_checkpoint(tmp_path / "resumed"))["ema"]
+    for name in straight_ema["shadow"]:
+        assert torch.equal(straight_ema["shadow"][name], resumed_ema["shadow"][name]), name
+    # The log holds each step once; the interrupted run also logged where it stopped.
+    assert [r["step"] for r in read_metrics(tmp_path / "resumed" / "metrics.jsonl")] == [2, 3, 4, 6]
+
+
+def test_a_different_seed_gives_different_weights(tiny_dataset, tmp_path, tiny_run):
+    _train(tiny_dataset, tmp_path / "other", "train.max_steps=6", "train.seed=1")
+    assert not torch.equal(
+        _weights(tiny_run)["input_projection.weight"], _weights(tmp_path / "other")["input_projection.weight"]
+    )
+
+
+# --------------------------------------------------------------------------- bad input
+def _error(call, *args, **kwargs) -> MogenBenchError:
+    with pytest.raises(MogenBenchError) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+def test_unknown_model_preset_and_key_are_refused_before_work(tiny_dataset, tmp_path):
+    out = tmp_path / "never"
+    assert "did you mean 'mdm'" in str(_error(_train, tiny_dataset, out, model="mdn"))
+    assert "presets of mdm: paper, tiny" in str(_error(_train, tiny_dataset, out, preset="small"))
+    assert "did you mean 'model.layers'" in str(_error(_train, tiny_dataset, out, "model.layer=3"))
+    assert "expects an integer" in str(_error(_train, tiny_dataset, out, "model.layers=two"))
+    assert not out.exists()
+
+
+def test_an_existing_run_folder_needs_resume(tiny_dataset, tiny_run):
+    assert "--resume" in str(_error(_train, tiny_dataset, tiny_run, "train.max_steps=6"))
+
+
+def test_resume_refuses_changes_that_alter_the_numbers(tiny_dataset, tiny_run):
+    message = str(
+        _error(train, TrainRequest("mdm", tiny_dataset, tiny_run, overrides=["train.lr=0.1"], resume=True))
+    )
+    assert "cannot change train.lr" in message
+
+
+def test_resume_refuses_another_dataset(tiny_run, tmp_path):
+    records = _records()[:10]
+    other = prepare_dataset(
+        RecordSource(tmp_path / "in", records, representation="humanml3d-263"), tmp_path / "ds"
+    )
+    message = str(_error(train, TrainRequest("mdm", other.folder, tiny_run, resume=True, progress=False)))
+    assert "differs from the one this run was trained on" in message
+
+
+def test_nothing_to_resume(tiny_dataset, tmp_path):
+    assert "nothing to resume" in str(
+        _error(train, TrainRequest("mdm", tiny_dataset, tmp_path / "new", resume=True))
+    )
+
+
+# --------------------------------------------------------------------------- DDP on two processes
+def _ddp_worker(rank: int, port: int, dataset: str, out: str) -> None:
+    torch.set_num_threads(1)
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    result = _train(dataset, out, "train.max_steps=4", 'train.device="cpu"')
+    Path(out, f"done{rank}").write_text(str(result.step))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_gloo_processes_train_one_model(tiny_dataset, tmp_path):
+    out = tmp_path / "ddp"
+    context = multiprocessing.get_context("fork")
+    port = _free_port()
+    processes = [
+        context.Process(target=_ddp_worker, args=(r, port, str(tiny_dataset), str(out))) for r in range(2)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        if process.is_alive():
+            process.kill()
+    assert [p.exitcode for p in processes] == [0, 0]
+    config = json.loads((out / "config.json").read_text())
+    assert config["world_size"] == 2 and config["global_batch"] == 8
+    assert (out / "done0").read_text() == "4" and (out / "done1").read_text() == "4"
+    assert [r["step"] for r in read_metrics(out / "metrics.jsonl")] == [2, 4]
+    loaded = load_run(out)
+    assert loaded.step == 4

@@ -1,0 +1,61 @@
+"""A tiny learnable dataset and a tiny MDM trained on it: shared by the training and generation tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annotation.model import Stage
+from mogen_bench.data.schema import Caption, MotionRecord
+from mogen_bench.training.loop import TrainRequest, train
+
+DIMS = 263
+
+#: A very small MDM: every piece of the real model, a few thousand parameters.
+TINY = [
+    "model.layers=1",
+    "model.latent_dim=32",
+    "model.heads=2",
+    "model.ff_dim=64",
+    "model.learned_dim=16",
+    "model.learned_layers=1",
+    "model.learned_heads=2",
+    "model.diffusion_steps=100",
+    'model.sampling_steps="ddim5"',
+    "train.batch_size=4",
+    "train.lr=1e-3",
+    "train.log_every=2",
+    "train.checkpoint_every=3",
+    "data.max_frames=40",
+    'data.feature_cache=""',
+]
+
+
+def _records() -> list[MotionRecord]:
+    rng = np.random.default_rng(3)
+    verbs = ["walks", "jumps", "waves", "kicks", "turns", "sits"]
+    # Each verb has its own motion pattern, so a model that reads the text can learn the data.
+    patterns = rng.normal(0.0, 1.0, (len(verbs), DIMS))
+    records = []
+    for i in range(28):
+        frames = int(rng.integers(12, 60))
+        wave = np.sin(np.arange(frames) / 4.0)[:, None]
+        features = (patterns[i % 6] * wave + rng.normal(0.0, 0.1, (frames, DIMS))).astype(np.float32)
+        split = "test" if i >= 24 else "train"
+        motion_id = f"m{i:03d}"
+        if i % 2:
+            cut = frames // 2
+            stages = [
+                Stage(0, cut, overall=f"a person {verbs[i % 6]}", left_arm="the left arm swings"),
+                Stage(cut, frames, overall=f"then {verbs[(i + 1) % 6]}", right_leg="the right leg kicks"),
+            ]
+            records.append(MotionRecord(motion_id, split, motion_id, features, 20.0, stages=stages))
+        else:
+            captions = [Caption(f"someone {verbs[i % 6]} slowly"), Caption(f"a man {verbs[i % 6]}")]
+            records.append(MotionRecord(motion_id, split, motion_id, features, 20.0, captions=captions))
+    return records
+
+
+def _train(dataset, out, *extra, **request):
+    options = dict(model="mdm", dataset=dataset, out=out, overrides=[*TINY, *extra], progress=False)
+    options.update(request)
+    return train(TrainRequest(**options))
