@@ -1,5 +1,5 @@
-"""MoGen-Synth: layout, determinism, texts that match the motion, feet on the floor, mirroring, held-out
-combinations and the HumanML3D export."""
+"""MoGen-Synth: layout, determinism, texts that match the motion, feet on the floor, subject sizes,
+mirroring, held-out combinations and the HumanML3D export."""
 
 from __future__ import annotations
 
@@ -28,17 +28,23 @@ from mogen_bench.synth import SYNTH_PRESETS, SynthConfig, generate_synth, mirror
 from mogen_bench.synth.assemble import assemble, mirror_motions
 from mogen_bench.synth.catalogue import NEUTRAL, PART_KIND, Primitive, stage_spec
 from mogen_bench.synth.heldout import HeldOut, mirror_combination
-from mogen_bench.synth.kinematics import axis_angle_to_quaternion, builtin_joints
+from mogen_bench.synth.kinematics import (
+    axis_angle_to_quaternion,
+    builtin_joints,
+    smpl_params_joints,
+    synthetic_shape_space,
+)
 from mogen_bench.synth.pos_tags import tokenize
 from mogen_bench.synth.primitives import JOINT_LIMITS_DEG
 from mogen_bench.synth.sampling import SequenceSpec
-from mogen_bench.synth.subjects import Subject, SubjectStyle
+from mogen_bench.synth.subjects import Subject, SubjectStyle, betas_of_size, make_subjects, size_of_betas
 from mogen_bench.synth.texts import PART_TEMPLATES, mirror_text
 
 # A small configuration that still has train, val and test subjects (p000011 is val, p000017 test).
 SMALL = SynthConfig(num_sequences=24, num_subjects=30, seed=3)
 L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = 16, 17, 20, 21
 L_FOOT_JOINTS, R_FOOT_JOINTS = (7, 10), (8, 11)
+SHAPES = synthetic_shape_space()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -53,18 +59,24 @@ def file_digests(root: Path) -> dict[str, str]:
 
 
 def joints_of(params: dict) -> np.ndarray:
-    keys = ("global_orient", "body_pose", "transl")
-    return smpl_joints_builtin({k: np.asarray(params[k], dtype=np.float64) for k in keys})
+    """Joints of SMPL parameters in the synthetic body model with their betas (zero betas if none: the
+    built-in neutral skeleton), as ``prepare synth`` computes them."""
+    keys = ("global_orient", "body_pose", "transl", "betas")
+    params = {"betas": np.zeros(10), **params}
+    return smpl_params_joints({k: np.asarray(params[k], dtype=np.float64) for k in keys}, SHAPES)
 
 
-def motion_of(stages: list[tuple[int, dict[str, Primitive]]], style: SubjectStyle | None = None):
-    """SMPL parameters (float64) of hand-made stages; parts not given do nothing."""
+def motion_of(
+    stages: list[tuple[int, dict[str, Primitive]]], style: SubjectStyle | None = None, size: float = 1.0
+):
+    """SMPL parameters (float64) of hand-made stages performed by a subject of ``size`` (its other betas
+    zero); parts not given do nothing."""
     specs = []
     for frames, parts in stages:
         primitives = {p: Primitive(NEUTRAL[PART_KIND[p]]) for p in PARTS}
         primitives.update(parts)
         specs.append(stage_spec(frames, primitives, 9))
-    subject = Subject("p000001", "train", style or SubjectStyle(), np.zeros(10, np.float32))
+    subject = Subject("p000001", "train", style or SubjectStyle(), betas_of_size(size, np.zeros(9)))
     return assemble([SequenceSpec("p000001_a000001", subject, tuple(specs))])[0]
 
 
@@ -141,6 +153,8 @@ def test_presets_have_the_promised_sizes():
         ({"seed": -1}, "seed"),
         ({"num_held_out": 10_000}, "num_held_out"),
         ({"mirror": "yes"}, "mirror"),
+        ({"min_size": 0.2}, "min_size"),
+        ({"max_size": 0.8}, "max_size"),
     ],
 )
 def test_bad_settings_name_the_field(changes, field):
@@ -163,7 +177,14 @@ def test_unknown_preset_and_unknown_setting():
 
 
 def test_release_layout(folder):
-    assert sorted(p.name for p in folder.iterdir()) == ["annotations", "smpl_on_ground", "synth.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "annotations",
+        "body_model",
+        "smpl_on_ground",
+        "synth.json",
+    ]
+    # The synthetic SMPL model the betas belong to, where smpl.load_smpl_model finds it.
+    assert smpl.find_smpl_model_file(folder / "body_model") == folder / "body_model" / "SMPL_NEUTRAL.npz"
     motions = sorted(p.stem for p in (folder / "smpl_on_ground").iterdir())
     annotations = sorted(p.stem for p in (folder / "annotations").iterdir())
     assert motions == annotations
@@ -217,6 +238,16 @@ def test_synth_json_describes_the_data(folder):
     assert all(counts["splits"][split]["sequences"] > 0 for split in ("train", "val", "test"))
     for subject, split in meta["subjects"].items():
         assert subject_split(subject) == split
+    # Every subject's size, which is beta 0 of its sequences (1 + 0.05 beta0).
+    sizes = meta["subject_sizes"]
+    assert (
+        sizes.keys() == meta["subjects"].keys() and meta["body_model_file"] == "body_model/SMPL_NEUTRAL.npz"
+    )
+    assert all(FOLDER_CONFIG.min_size <= size <= FOLDER_CONFIG.max_size for size in sizes.values())
+    for npz_file in (folder / "smpl_on_ground").iterdir():
+        with np.load(npz_file) as npz:
+            beta0 = float(npz["betas"][0, 0])
+        assert sizes[npz_file.name[:7]] == pytest.approx(1 + 0.05 * beta0, abs=1e-6)
     assert len(meta["sequences"]) == 12
     for motion_id, entry in meta["sequences"].items():
         subject, _, mirrored = parse_sequence_id(motion_id)
@@ -259,9 +290,12 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     second = file_digests(write_synth(tmp_path / "b", config))
     assert first == second
     other = file_digests(write_synth(tmp_path / "c", config.replace(seed=4)))
-    assert other.keys() != first.keys() or all(other[k] != first[k] for k in first if k != "synth.json")
-    npz = [k for k in first if k.endswith(".npz")]
-    assert all(first[k] != other.get(k) for k in npz)
+    # Every motion and annotation file differs; the body model is the same fixed synthetic model.
+    fixed = ("synth.json", "body_model/SMPL_NEUTRAL.npz")
+    assert other.keys() != first.keys() or all(other[k] != first[k] for k in first if k not in fixed)
+    assert other["body_model/SMPL_NEUTRAL.npz"] == first["body_model/SMPL_NEUTRAL.npz"]
+    npz = [k for k in first if k.startswith("smpl_on_ground/")]
+    assert npz and all(first[k] != other.get(k) for k in npz)
 
 
 def test_batching_does_not_change_the_data():
@@ -431,6 +465,140 @@ def test_overall_text_mentions_the_trajectory(tiny_dataset):
             name = spec["trajectory"].name
             if name in words:
                 assert words[name] in stage.overall, stage.overall
+
+
+# ------------------------------------------------------------------------------------------ subject size
+
+
+def test_sizes_are_drawn_in_range_and_stored_as_beta0():
+    subjects = make_subjects(300, seed=5, betas_std=0.5, size_range=(0.85, 1.15))
+    sizes = np.array([s.size for s in subjects])
+    assert 0.85 <= sizes.min() < 0.86 and 1.14 < sizes.max() <= 1.15  # uniform over the whole range
+    for s in subjects:
+        assert s.betas.dtype == np.float32 and s.size == size_of_betas(s.betas)
+        assert np.abs(s.betas[1:3]).max() <= 1.5 and np.abs(s.betas[3:]).max() <= 0.3  # 3 std; a fifth
+    again = make_subjects(300, seed=5, betas_std=0.5, size_range=(0.85, 1.15))
+    assert all(
+        np.array_equal(a.betas, b.betas) and a.style == b.style for a, b in zip(subjects, again, strict=True)
+    )
+    other = make_subjects(300, seed=6, betas_std=0.5, size_range=(0.85, 1.15))
+    assert not np.array_equal(sizes, [s.size for s in other])
+    # Equal bounds give every subject that size; the style draws do not depend on the sizes.
+    fixed = make_subjects(300, seed=5, betas_std=0.5, size_range=(1.0, 1.0))
+    assert all(s.betas[0] == 0 and s.style == t.style for s, t in zip(fixed, subjects, strict=True))
+    assert SYNTH_PRESETS["small"].min_size == 0.85 and SYNTH_PRESETS["small"].max_size == 1.15
+
+
+def test_beta0_is_a_bone_length_scale_of_the_synthetic_model():
+    rest = smpl.SMPL_NEUTRAL_REST_JOINTS
+    for size in (0.85, 1.0, 1.12):
+        scaled = SHAPES.rest_joints(betas_of_size(size, np.zeros(9)))
+        assert np.abs(scaled - (rest[0] + size * (rest - rest[0]))).max() < 1e-6
+        bones = np.linalg.norm(scaled[1:] - scaled[list(SMPL24.parents[1:])], axis=-1)
+        neutral = np.linalg.norm(rest[1:] - rest[list(SMPL24.parents[1:])], axis=-1)
+        assert np.abs(bones / neutral - size).max() < 1e-6
+
+
+def test_joints_of_shaped_bodies_equal_the_smplx_joints_of_the_written_model(tmp_path):
+    """The generator's and ``prepare synth``'s joints are smplx's on the synthetic model, betas included."""
+    from mogen_bench.motion.synthetic_smpl import write_synthetic_smpl_model
+
+    model = smpl.load_smpl_model(write_synthetic_smpl_model(tmp_path), dtype=torch.float64)
+    dataset = generate_synth(SMALL.replace(num_sequences=3, num_subjects=3))
+    assert len({float(m.params["betas"][0, 0]) for m in dataset.motions}) == 3
+    for motion in dataset.motions:
+        params = {k: v.astype(np.float64) for k, v in motion.params.items()}
+        exact = smpl.smpl_joints_smplx(params, model)
+        # (smplx's Rodrigues adds 1e-8 to every rotation vector, hence not 1e-12.)
+        assert np.abs(joints_of(params) - exact).max() < 1e-6, motion.motion_id
+    # ShapeSpace.from_file reads the same space from the written model.
+    from mogen_bench.synth.kinematics import ShapeSpace
+
+    written = ShapeSpace.from_file(tmp_path / "SMPL_NEUTRAL.npz")
+    assert np.abs(written.directions - SHAPES.directions).max() < 1e-12
+
+
+SIZES = (0.85, 1.0, 1.15)
+SCALED_STAGES = [
+    (60, both_legs("walk", direction="forward", amplitude=0.7, count=2)),
+    (45, both_legs("squat", amplitude=0.8, count=1)),
+    (45, {"left_leg": Primitive("kick", amplitude=1.0, count=1)}),
+    (60, both_legs("side_step", direction="left", amplitude=0.5, count=2)),
+]
+
+
+def test_a_bigger_subject_performs_the_same_motion_on_longer_bones():
+    """Same stages, three sizes: the same rotations (so the same joint limits), and joints that are the
+    size-1 motion scaled about the pelvis: the pelvis stands higher and the steps go further in proportion,
+    with the feet on the floor at every size."""
+    motions = {size: motion_of(SCALED_STAGES, size=size) for size in SIZES}
+    joints = {
+        size: joints_of(m.params() | {"betas": betas_of_size(size, np.zeros(9))})
+        for size, m in motions.items()
+    }
+    base = joints[1.0]
+    for size, motion in motions.items():
+        assert np.array_equal(motion.body_pose, motions[1.0].body_pose)
+        assert np.array_equal(motion.global_orient, motions[1.0].global_orient)
+        lowest = joints[size][..., 2].min(axis=1)
+        assert np.abs(lowest).max() < 1e-9  # no jump here: the lowest joint on the floor in every frame
+        # Pelvis height and pelvis track (from the start) scale with the size.
+        assert np.abs(joints[size][:, 0, 2] - size * base[:, 0, 2]).max() < 1e-9
+        track = joints[size][:, 0, :2] - joints[size][:1, 0, :2]
+        assert np.abs(track - size * (base[:, 0, :2] - base[:1, 0, :2])).max() < 1e-9
+        # Every joint relative to the pelvis, too.
+        relative = joints[size] - joints[size][:, :1]
+        assert np.abs(relative - size * (base - base[:, :1])).max() < 1e-9
+    standing = {size: float(joints[size][0, 0, 2]) for size in SIZES}
+    assert standing[0.85] < 0.85 * 0.93 and standing[1.15] > 1.15 * 0.9  # about 0.92 m at size 1
+    walked = {size: float(joints[size][59, 0, 1] - joints[size][0, 0, 1]) for size in SIZES}
+    assert walked[1.15] / walked[0.85] == pytest.approx(1.15 / 0.85, rel=1e-9)
+
+
+def test_a_bigger_subject_jumps_further_and_lands_on_the_floor():
+    stages = [(45, both_legs("jump", direction="forward", amplitude=0.5, count=1))]
+    distance, flight = {}, {}
+    for size in SIZES:
+        motion = motion_of(stages, size=size)
+        joints = joints_of(motion.params() | {"betas": betas_of_size(size, np.zeros(9))})
+        lowest = joints[..., 2].min(axis=1)
+        assert lowest.min() > -1e-9 and abs(lowest[0]) < 1e-9 and abs(lowest[-1]) < 1e-9
+        distance[size] = float(joints[-1, 0, 1] - joints[0, 0, 1])
+        flight[size] = float(lowest.max())
+    assert distance[1.15] / distance[0.85] == pytest.approx(1.15 / 0.85, rel=1e-6)
+    # The flight height is the time in the air (physics), not the body's size.
+    assert flight[1.15] == pytest.approx(flight[0.85], rel=0.2)
+
+
+def test_the_smallest_and_largest_subjects_keep_feet_on_the_floor_and_joint_limits(tiny_dataset, tiny_joints):
+    performing = {m.subject_id for m in tiny_dataset.motions}
+    subjects = sorted((s for s in tiny_dataset.subjects if s.subject_id in performing), key=lambda s: s.size)
+    smallest, largest = subjects[0], subjects[-1]
+    assert smallest.size < 0.9 and largest.size > 1.1
+    limits = np.radians(np.asarray(JOINT_LIMITS_DEG[1:])) + 1e-5
+    legs = {}
+    for subject in (smallest, largest):
+        motions = [m for m in tiny_dataset.motions if m.subject_id == subject.subject_id]
+        for motion in motions:
+            joints = tiny_joints[motion.motion_id]
+            lowest = joints[..., 2].min(axis=1)
+            jumping = np.zeros(len(lowest), dtype=bool)
+            for stage, spec, _ in stage_frames(motion):
+                jumping[stage.start_frame : stage.end_frame] = spec["trajectory"].name == "jump"
+            assert lowest.min() > -1e-4 and np.abs(lowest[~jumping]).max() < 1e-4, motion.motion_id
+            angles = np.linalg.norm(motion.params["body_pose"].reshape(-1, 23, 3), axis=-1)
+            assert (angles <= limits).all()
+        # The leg (hip -> knee -> ankle) is the subject's own: the neutral leg scaled by the size, and
+        # stretched a little by beta 1 (at most 1.5 x 5%).
+        joints = tiny_joints[motions[0].motion_id]
+        leg = np.linalg.norm(joints[:, [4, 7]] - joints[:, [1, 4]], axis=-1).sum(axis=-1)
+        own = SHAPES.rest_joints(subject.betas)
+        assert np.abs(leg - np.linalg.norm(own[[4, 7]] - own[[1, 4]], axis=-1).sum()).max() < 1e-6
+        rest = smpl.SMPL_NEUTRAL_REST_JOINTS
+        neutral = np.linalg.norm(rest[[4, 7]] - rest[[1, 4]], axis=-1).sum()
+        assert abs(leg[0] / neutral - subject.size) < 0.08
+        legs[subject.subject_id] = leg[0]
+    assert legs[largest.subject_id] / legs[smallest.subject_id] > 1.2
 
 
 # ---------------------------------------------------------------------------------------------- mirroring

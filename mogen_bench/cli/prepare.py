@@ -178,19 +178,30 @@ def babel(root, out, name, force, representation, seq_labels, val_fraction):
     help="Where the generated HuMMan-MoGen-layout files go [default: <out>-raw beside --out].",
 )
 @click.option("--humanml3d", is_flag=True, help="Also write a HumanML3D-layout copy under <raw>/humanml3d.")
-def synth(out, name, force, size, seed, representation, raw_dir, humanml3d):
+@click.option(
+    "--smpl-model",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Pose the bodies with this SMPL model through smplx [default: the synthetic model the generator "
+    "writes to <raw>/body_model, in whose shape space the betas and subject sizes are].",
+)
+def synth(out, name, force, size, seed, representation, raw_dir, humanml3d, smpl_model):
     """Generate MoGen-Synth (procedural fine-grained motions) and prepare it."""
     from mogen_bench.data.sources.synth import SYNTH_FILE, SynthSource, read_synth_meta
     from mogen_bench.errors import MogenBenchError
     from mogen_bench.synth import SYNTH_PRESETS, write_synth
+    from mogen_bench.synth.writer import SYNTH_VERSION
 
     config = SYNTH_PRESETS[size].replace(seed=seed, humanml3d=humanml3d)
     raw_dir = raw_dir or out.parent / f"{out.name}-raw"
     meta_file = raw_dir / SYNTH_FILE
-    if meta_file.is_file() and read_synth_meta(raw_dir)["config"] != config.to_dict():
+    existing = read_synth_meta(raw_dir) if meta_file.is_file() else None
+    if existing is not None and (
+        existing["config"] != config.to_dict() or existing.get("version") != SYNTH_VERSION
+    ):
         if not force:
             raise MogenBenchError(
-                "holds MoGen-Synth data generated with another size, seed or options",
+                "holds MoGen-Synth data generated with another size, seed, options or generator version",
                 file=str(raw_dir),
                 fix="pass --force to regenerate it, or choose another --raw / --out",
             )
@@ -200,4 +211,4 @@ def synth(out, name, force, size, seed, representation, raw_dir, humanml3d):
     if not meta_file.is_file():
         write_synth(raw_dir, config, progress=True)
         click.echo(f"{raw_dir}: generated MoGen-Synth ({size}, seed {seed})")
-    run_prepare(SynthSource(raw_dir, representation), out, name, force)
+    run_prepare(SynthSource(raw_dir, representation, smpl_model=smpl_model), out, name, force)

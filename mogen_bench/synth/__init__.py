@@ -4,18 +4,21 @@ Every sequence is 1 to 4 stages of 1 to 3 s; in every stage each of the seven bo
 movement primitive (the left arm raises forward, the head nods, the trajectory walks backward, ...) on the
 SMPL skeleton, and the stage's texts are written from those primitives, so they match the motion by
 construction. Sequences come with their mirrored copies, subjects are split by their id like a real
-release, and a few part combinations are held out for the test split. The data is z-up, 30 fps SMPL
-(``smpl_on_ground/*.npz``) with HuMMan-MoGen annotations (``annotations/*.json``), optionally also in
-HumanML3D's layout.
+release, and a few part combinations are held out for the test split. Subjects differ in size: beta 0 of
+the project's synthetic SMPL model (written beside the data as ``body_model/SMPL_NEUTRAL.npz``) is a
+bone-length scale, and every motion is grounded on its subject's own skeleton (``subjects``, ``assemble``).
+The data is z-up, 30 fps SMPL (``smpl_on_ground/*.npz``) with HuMMan-MoGen annotations
+(``annotations/*.json``), optionally also in HumanML3D's layout.
 
     from mogen_bench.synth import SYNTH_PRESETS, write_synth
     write_synth("data/mogen_synth_tiny", "tiny")  # or SYNTH_PRESETS["small"].replace(seed=1)
 
 Modules, one job each: ``config`` (settings and presets), ``catalogue`` (the primitives), ``primitives``
-(primitive -> joint rotations), ``subjects`` (ids, splits, styles), ``heldout`` (held-out combinations),
-``sampling`` (drawing sequences), ``assemble`` (rotations -> grounded SMPL parameters), ``kinematics``
-(fast forward kinematics), ``mirror_smpl`` (mirroring SMPL parameters), ``texts`` and ``pos_tags``
-(descriptions and HumanML3D tokens), ``generate`` (in memory), ``writer`` and ``humanml3d_export`` (disk).
+(primitive -> joint rotations), ``subjects`` (ids, splits, sizes, styles), ``heldout`` (held-out
+combinations), ``sampling`` (drawing sequences), ``assemble`` (rotations -> grounded SMPL parameters),
+``kinematics`` (shaped rest skeletons, fast forward kinematics), ``mirror_smpl`` (mirroring SMPL
+parameters), ``texts`` and ``pos_tags`` (descriptions and HumanML3D tokens), ``generate`` (in memory),
+``writer`` and ``humanml3d_export`` (disk).
 """
 
 from mogen_bench.synth.config import SYNTH_PRESETS, SynthConfig, resolve_config

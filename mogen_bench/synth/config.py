@@ -40,7 +40,12 @@ class SynthConfig:
     humanml3d: bool = False
     #: Whole-motion captions per motion in the HumanML3D folder.
     captions_per_motion: int = 3
-    #: Standard deviation of the per-subject random SMPL betas.
+    #: Each subject's size (bone-length scale, 1 = the neutral skeleton) is uniform in [min_size, max_size];
+    #: it is beta 0 of the synthetic SMPL model's shape space (``subjects``).
+    min_size: float = 0.85
+    max_size: float = 1.15
+    #: Standard deviation of the per-subject random SMPL betas 1 and 2 (proportions: taller, wider; betas
+    #: 3-9 get a fifth of it; beta 0 is the size).
     betas_std: float = 0.5
     #: Sequences posed together in one batched forward-kinematics call (memory grows with it).
     chunk_size: int = 256
@@ -121,6 +126,13 @@ class SynthConfig:
         if self.betas_std < 0:
             raise MogenBenchError(
                 f"betas_std must be >= 0, got {self.betas_std}", field="betas_std", fix="use e.g. 0.5"
+            )
+        if not 0.5 <= self.min_size <= self.max_size <= 2.0:
+            raise MogenBenchError(
+                f"subject sizes must satisfy 0.5 <= min_size ({self.min_size}) <= max_size "
+                f"({self.max_size}) <= 2",
+                field="min_size" if not 0.5 <= self.min_size <= 2.0 else "max_size",
+                fix="use e.g. min_size=0.85, max_size=1.15 (equal values give every subject that size)",
             )
         from mogen_bench.synth.heldout import candidate_combinations
 

@@ -76,7 +76,9 @@ class SynthDataset:
 
 def plan(config: SynthConfig) -> tuple[list[Subject], list[Subject], HeldOut]:
     """The subjects, the subject performing each sequence, and the held-out combinations."""
-    subjects = make_subjects(config.num_subjects, config.seed, config.betas_std)
+    subjects = make_subjects(
+        config.num_subjects, config.seed, config.betas_std, (config.min_size, config.max_size)
+    )
     return (
         subjects,
         allocate_sequences(subjects, config.num_sequences),

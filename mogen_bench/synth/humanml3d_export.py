@@ -6,9 +6,10 @@
     humanml3d/Mean.npy, Std.npy         float32 (263,)  over the train split, std averaged per feature group
     humanml3d/{train,val,test,train_val,all}.txt   ids, originals first, then the mirrors, as HumanML3D
 
-The joints go the way ``prepare`` takes a HuMMan-MoGen release (``data/sources/humman_mogen.py``): SMPL
-parameters as written (float32) -> joints of the built-in skeleton -> z up to y up (``up_axis``) ->
-30 -> 20 fps (``resample_positions``) -> ``extract_features``. As in HumanML3D, ``new_joints`` is what the
+The joints go the way ``prepare synth`` takes the release layout (``data/sources/synth.py``): SMPL
+parameters as written (float32) -> joints of the synthetic SMPL body model with the sequence's betas (each
+subject's own size, ``kinematics.smpl_params_joints``) -> z up to y up (``up_axis``) -> 30 -> 20 fps
+(``resample_positions``) -> ``extract_features``. As in HumanML3D, ``new_joints`` is what the
 features decode to (retargeted to HumanML3D's skeleton, on the floor, facing +z at the first frame), with
 as many frames as the features. The mirror of ``<id>`` is ``M<id>``, as HumanML3D names its mirrored
 copies; ids are the HuMMan-MoGen ``a`` ids (``p000001_a000001``, ``Mp000001_a000001``).
@@ -32,7 +33,7 @@ from mogen_bench.motion.resample import resample_positions
 from mogen_bench.motion.up_axis import points_to_y_up
 from mogen_bench.synth.assemble import UP_AXIS
 from mogen_bench.synth.generate import SynthMotion
-from mogen_bench.synth.kinematics import axis_angle_to_quaternion, builtin_joints
+from mogen_bench.synth.kinematics import axis_angle_to_quaternion, posed_joints, synthetic_shape_space
 from mogen_bench.synth.pos_tags import tokenize
 
 HUMANML3D_FPS = 20.0
@@ -62,7 +63,16 @@ def joints_20fps(motions: list[SynthMotion], source_fps: float) -> list[torch.Te
         ]
     )
     transl = np.concatenate([p["transl"] for p in params]).astype(np.float64)
-    joints = torch.from_numpy(builtin_joints(local, transl)[:, :22])
+    shape = synthetic_shape_space()
+    rest = np.concatenate(
+        [
+            np.broadcast_to(
+                shape.rest_joints(p["betas"].mean(axis=0, dtype=np.float64)), (len(p["transl"]), 24, 3)
+            )
+            for p in params
+        ]
+    )
+    joints = torch.from_numpy(posed_joints(local, rest, transl)[:, :22])
     joints = points_to_y_up(joints, UP_AXIS)
     out, start = [], 0
     for m in motions:

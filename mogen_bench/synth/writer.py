@@ -3,9 +3,16 @@
     <out>/smpl_on_ground/pXXXXXX_aXXXXXX.npz  betas (T,10) body_pose (T,69) global_orient (T,3) transl (T,3)
     <out>/smpl_on_ground/pXXXXXX_rXXXXXX.npz  the mirrored copy
     <out>/annotations/pXXXXXX_[ar]XXXXXX.json the stage list (annotation.humman_json)
+    <out>/body_model/SMPL_NEUTRAL.npz          the synthetic SMPL body model the betas belong to
     <out>/synth.json                           what made it: generator, version, seed, config, fps, up axis,
-                                               held-out combinations, counts, splits, per-sequence labels
+                                               held-out combinations, counts, splits, subject sizes,
+                                               per-sequence labels
     <out>/humanml3d/...                        only with ``humanml3d=True`` (see ``humanml3d_export``)
+
+The betas are coefficients of the synthetic SMPL model (``motion.synthetic_smpl``; beta 0 is the subject's
+size, a bone-length scale), not of the real SMPL model, so the model is written beside the data: it is what
+``prepare synth`` poses the bodies with, and ``prepare humman-mogen <out> --smpl-model <out>/body_model``
+or any SMPL tool (smplx, a mesh renderer) given that file sees each subject's own size.
 
 All float32, 30 fps (``config.fps``), z up, metres. Everything is written into a temporary folder beside
 ``out`` and renamed to ``out`` at the end, so an interrupted run never leaves a folder that looks complete.
@@ -28,23 +35,29 @@ from annotation.parts import PARTS
 from mogen_bench import __version__
 from mogen_bench.data.splits import SPLIT_RULE, SPLITS
 from mogen_bench.errors import MogenBenchError
+from mogen_bench.motion.synthetic_smpl import write_synthetic_smpl_model
 from mogen_bench.synth.assemble import UP_AXIS
 from mogen_bench.synth.config import SynthConfig, resolve_config
 from mogen_bench.synth.generate import NPZ_KEYS, SynthMotion, iter_synth_chunks, plan
 
 GENERATOR = "mogen-synth"
 #: Bump when the same configuration would generate different data.
-SYNTH_VERSION = "1.0"
+SYNTH_VERSION = "2.0"
+#: Folder of the synthetic SMPL body model inside a generated tree (``smpl.load_smpl_model`` reads it).
+BODY_MODEL_DIR = "body_model"
 COORDINATES = (
     "metres, z up (as AMASS); each sequence starts at the origin facing +y with the subject's left toward "
     "-x; the z-up -> y-up rotation (x, y, z) -> (-x, z, y) (HumanML3D's, mogen_bench.motion.up_axis) gives "
     "SMPL's own frame (y up, facing +z, left +x)"
 )
 BODY_MODEL = (
-    "posed and grounded on the built-in SMPL neutral skeleton (mogen_bench.motion.smpl.smpl_joints_builtin): "
-    "the lowest joint touches z = 0 in every frame except in a jump's flight. betas are per-subject random "
-    "values (constant over frames) that the motion does not depend on; a body model that uses them changes "
-    "bone lengths, so feet may then sit a few centimetres off the floor"
+    "betas are coefficients of the synthetic SMPL model in body_model/SMPL_NEUTRAL.npz "
+    "(mogen_bench.motion.synthetic_smpl), not of the real SMPL model: beta 0 is the subject's size, a "
+    "bone-length scale about the pelvis, size = 1 + 0.05 * beta0 (subject_sizes); betas 1-9 are small "
+    "proportions (1 taller, 2 wider by 5% per unit, 3-9 at most 5 mm per joint per unit, drawn a fifth as "
+    "wide), constant per subject. Every motion is posed and grounded on its subject's skeleton in that "
+    "model: the lowest joint touches z = 0 in every frame except in a jump's flight. Another body model "
+    "(the real SMPL) reads the betas differently, so its feet would leave the floor"
 )
 
 
@@ -101,6 +114,7 @@ def write_synth(
     try:
         (tmp / "smpl_on_ground").mkdir()
         (tmp / "annotations").mkdir()
+        write_synthetic_smpl_model(tmp / BODY_MODEL_DIR)
         writer = None
         if config.humanml3d:
             from mogen_bench.synth.humanml3d_export import HumanML3DWriter
@@ -145,6 +159,7 @@ class _Summary:
         self.config = config
         subjects, _, held_out = plan(config)
         self.subjects = {s.subject_id: s.split for s in subjects}
+        self.sizes = {s.subject_id: round(s.size, 6) for s in subjects}
         self.held_out = held_out
         self.splits = {
             split: {"subjects": set(), "sequences": 0, "motions": 0, "frames": 0} for split in SPLITS
@@ -181,6 +196,7 @@ class _Summary:
             "up_axis": UP_AXIS,
             "coordinates": COORDINATES,
             "body_model": BODY_MODEL,
+            "body_model_file": f"{BODY_MODEL_DIR}/SMPL_NEUTRAL.npz",
             "split_rule": SPLIT_RULE,
             "held_out_combinations": self.held_out.labels(),
             "counts": {
@@ -192,6 +208,7 @@ class _Summary:
                 "splits": splits,
             },
             "subjects": self.subjects,
+            "subject_sizes": self.sizes,
             "parts": list(PARTS),
             "sequences": self.sequences,
         }

@@ -3,9 +3,9 @@ must take well under a minute on one CPU core.
 
 These benchmarks time 60 sequences (a tenth of ``small``, so they stay quick as plain tests); multiply
 by ten for the 600-sequence figure. Measured on the 2-core development machine with torch on one thread:
-600 sequences take about 5 s of CPU time in memory (``generate_synth``) and 5.5 s written to disk
-(``write_synth``; 10 s of wall time while other jobs shared the machine); the optional HumanML3D export
-adds about 5 s. Run with::
+600 sequences take about 5 s of CPU time in memory (``generate_synth``) and 7 s written to disk
+(``write_synth``, the synthetic body model included; 10 s of wall time while other jobs shared the
+machine); the optional HumanML3D export adds about 5 s. Run with::
 
     python -m pytest tests/benchmarks/test_synth_speed.py --benchmark-enable
 """
