@@ -41,6 +41,7 @@ def cli(debug: bool) -> None:
 def _register() -> None:
     from mogen_bench.cli.annotation import annotation
     from mogen_bench.cli.data import data
+    from mogen_bench.cli.evaluate import evaluate
     from mogen_bench.cli.generate import generate
     from mogen_bench.cli.prepare import prepare
     from mogen_bench.cli.train import train
@@ -50,6 +51,7 @@ def _register() -> None:
     cli.add_command(data)
     cli.add_command(train)
     cli.add_command(generate)
+    cli.add_command(evaluate)
 
 
 _register()

@@ -1,0 +1,386 @@
+"""``evaluate``: run a protocol on a trained model (or on the ground truth) and collect its metrics.
+
+One replication re-generates every motion of the evaluation set at its ground-truth length from its
+stages (a caption is a one-stage request), embeds them with the evaluator and scores them against the
+cached ground truth: R-precision and MM-Dist in pools of 32 (a fresh pool order per replication), FID,
+Diversity, MultiModality, and, by protocol, part-level R-precision and jerk at stage boundaries.
+
+Determinism does not depend on the number of processes: the set is cut into canonical generation
+batches of ``protocol.generation_batch`` motions, batch ``b`` of replication ``r`` is sampled with seed
+``seed_for(seed, "generate", r, b)``, processes take batches round robin, and embeddings are gathered and
+put back in canonical order before any metric is computed (rank 0 computes them all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from annotation.files import atomic_write_bytes
+from mogen_bench.errors import MogenBenchError
+from mogen_bench.evaluation.evaluation_set import EvaluationSet, evaluation_set
+from mogen_bench.evaluation.protocols import Protocol
+from mogen_bench.evaluators.interface import EmbeddingEvaluator
+from mogen_bench.metrics import (
+    diversity,
+    fid,
+    mean_jerk,
+    multimodality,
+    replication_statistics,
+    retrieval_metrics,
+    transition_jerk,
+)
+from mogen_bench.training.distributed import DistributedContext, seed_for
+
+
+@dataclass
+class GroundTruth:
+    """Embeddings of pass 0 (what is cached): motions, texts, and per part where the evaluator has them."""
+
+    motions: np.ndarray
+    texts: np.ndarray
+    part_motions: dict[str, np.ndarray] = field(default_factory=dict)
+    part_texts: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Per part, which motions have a text for it (part texts exist only for those).
+    part_present: dict[str, np.ndarray] = field(default_factory=dict)
+    mean_jerk: float | None = None
+
+
+def _finite(name: str, values: torch.Tensor, ids: list[str]) -> np.ndarray:
+    array = values.detach().float().cpu().numpy().astype(np.float64)
+    bad = ~np.isfinite(array).all(axis=tuple(range(1, array.ndim)))
+    if bad.any():
+        shown = ", ".join(ids[i] for i in np.flatnonzero(bad)[:8])
+        raise MogenBenchError(
+            f"the evaluator gave NaN or inf {name} embeddings for {int(bad.sum())} motions ({shown})",
+            field=name,
+            fix="check those motions' features (and the model's output) for NaN or extreme values",
+        )
+    return array
+
+
+def _cache_key(
+    evaluator: EmbeddingEvaluator, fingerprint: str, split: str, protocol: Protocol, seed: int
+) -> str:
+    crop = {k: getattr(protocol, k) for k in ("max_frames", "unit_crop", "unit_length")}
+    payload = {
+        "evaluator": evaluator.hash(),
+        "dataset": fingerprint,
+        "split": split,
+        "crop": crop,
+        "seed": seed,
+        "parts": list(evaluator.parts),
+        "version": 1,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def embedding_cache_folder() -> Path:
+    root = os.environ.get("MOGEN_BENCH_CACHE")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "mogen-bench") / "embeddings"
+
+
+def _embed_pass(
+    evaluator: EmbeddingEvaluator, eval_set: EvaluationSet, part_level: bool
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    motions, parts = [], {p: [] for p in evaluator.parts} if part_level else {}
+    with torch.no_grad():
+        for positions, batch in eval_set.chunks():
+            ids = [eval_set.motion_ids[i] for i in positions]
+            motions.append(
+                _finite("motion", evaluator.encode_motions(batch["features"], batch["lengths"]), ids)
+            )
+            if parts:
+                for part, value in evaluator.encode_part_motions(batch["features"], batch["lengths"]).items():
+                    parts[part].append(_finite(f"{part} motion", value, ids))
+    return np.concatenate(motions), {p: np.concatenate(v) for p, v in parts.items()}
+
+
+def _embed_texts(evaluator: EmbeddingEvaluator, eval_set: EvaluationSet) -> np.ndarray:
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(eval_set), 256):
+            stop = start + 256
+            value = evaluator.encode_texts(eval_set.captions[start:stop], eval_set.tokens[start:stop])
+            out.append(_finite("text", value, eval_set.motion_ids[start:stop]))
+    return np.concatenate(out)
+
+
+def _embed_part_texts(evaluator: EmbeddingEvaluator, eval_set: EvaluationSet):
+    texts, present = eval_set.part_texts(), {}
+    embedded = {}
+    with torch.no_grad():
+        for part in evaluator.parts:
+            have = np.array([t is not None for t in texts[part]])
+            present[part] = have
+            chosen = [t for t in texts[part] if t is not None]
+            rows = [
+                evaluator.encode_part_texts({part: chosen[i : i + 256]})[part]
+                for i in range(0, len(chosen), 256)
+            ]
+            ids = [m for m, h in zip(eval_set.motion_ids, have, strict=True) if h]
+            embedded[part] = (
+                _finite(f"{part} text", torch.cat(rows), ids) if rows else np.zeros((0, 1), np.float64)
+            )
+    return embedded, present
+
+
+def ground_truth(
+    evaluator: EmbeddingEvaluator,
+    eval_set: EvaluationSet,
+    protocol: Protocol,
+    cache_key: str | None,
+    representation=None,
+) -> GroundTruth:
+    """Pass-0 embeddings, read from the cache when an earlier evaluation computed them."""
+    path = embedding_cache_folder() / f"{cache_key}.npz" if cache_key else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as data:
+                return _from_npz(data)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is recomputed and rewritten
+    part_level = protocol.part_level and bool(evaluator.parts)
+    motions, part_motions = _embed_pass(evaluator, eval_set, part_level)
+    texts = _embed_texts(evaluator, eval_set)
+    part_texts, present = _embed_part_texts(evaluator, eval_set) if part_level else ({}, {})
+    jerk = _gt_mean_jerk(eval_set, representation) if protocol.transitions and representation else None
+    truth = GroundTruth(motions, texts, part_motions, part_texts, present, jerk)
+    if path is not None:
+        arrays = {"motions": motions, "texts": texts}
+        for part in part_motions:
+            arrays[f"part_motion:{part}"] = part_motions[part]
+            arrays[f"part_text:{part}"] = part_texts[part]
+            arrays[f"part_present:{part}"] = present[part]
+        if jerk is not None:
+            arrays["mean_jerk"] = np.array(jerk)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue())
+    return truth
+
+
+def _from_npz(data) -> GroundTruth:
+    truth = GroundTruth(np.array(data["motions"]), np.array(data["texts"]))
+    for key in data.files:
+        kind, _, part = key.partition(":")
+        if kind == "part_motion":
+            truth.part_motions[part] = np.array(data[key])
+        elif kind == "part_text":
+            truth.part_texts[part] = np.array(data[key])
+        elif kind == "part_present":
+            truth.part_present[part] = np.array(data[key])
+    if "mean_jerk" in data.files:
+        truth.mean_jerk = float(data["mean_jerk"])
+    return truth
+
+
+def _gt_mean_jerk(eval_set: EvaluationSet, representation) -> float:
+    """The ground-truth reference for AUJ: mean jerk over every valid frame of the set's joints."""
+    total, frames = 0.0, 0
+    for _, batch in eval_set.chunks():
+        joints = representation.to_joints(batch["features"].double())
+        lengths = batch["lengths"]
+        usable = lengths >= 4
+        if usable.any():
+            count = int((lengths[usable] - 3).sum())
+            total += mean_jerk(joints[usable], lengths[usable]) * count
+            frames += count
+    return total / max(frames, 1)
+
+
+# --------------------------------------------------------------------------- generation
+@dataclass
+class Generated:
+    motions: np.ndarray
+    part_motions: dict[str, np.ndarray]
+    transitions: dict[str, float] | None = None
+
+
+def _boundaries(stages: list[dict], length: int, window: int) -> list[int]:
+    cuts = [s["start_frame"] for s in stages[1:]]
+    return [b for b in cuts if b - window // 2 >= 0 and b - window // 2 + window <= length]
+
+
+def generate_embeddings(
+    sample: Callable[[list, int], tuple[torch.Tensor, torch.Tensor]],
+    evaluator: EmbeddingEvaluator,
+    requests: list,
+    lengths: np.ndarray,
+    ids: list[str],
+    protocol: Protocol,
+    seed_keys: tuple,
+    base_seed: int,
+    dist: DistributedContext,
+    part_level: bool = False,
+    representation=None,
+    stages: list[list[dict]] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Generated:
+    """Embeddings of motions generated for ``requests`` in canonical batches, gathered in canonical order.
+
+    ``sample(stage_lists, seed)`` returns dataset-space features ``(B, T, dims)`` and lengths.
+    """
+    size = protocol.generation_batch
+    batches = [np.arange(s, min(s + size, len(requests))) for s in range(0, len(requests), size)]
+    mine: list[tuple[int, np.ndarray, dict, list]] = []
+    for number, positions in enumerate(batches):
+        if number % dist.world_size != dist.rank:
+            continue
+        seed = seed_for(base_seed, *seed_keys, number)
+        with torch.no_grad():
+            features, batch_lengths = sample([requests[i] for i in positions], seed)
+            batch_ids = [ids[i] for i in positions]
+            motion = _finite("generated motion", evaluator.encode_motions(features, batch_lengths), batch_ids)
+            parts = {}
+            if part_level:
+                for part, value in evaluator.encode_part_motions(features, batch_lengths).items():
+                    parts[part] = _finite(f"generated {part} motion", value, batch_ids)
+            windows = []
+            if stages is not None and representation is not None:
+                joints = representation.to_joints(features.double()).cpu()
+                for slot, position in enumerate(positions):
+                    cuts = _boundaries(stages[position], int(lengths[position]), protocol.transition_window)
+                    if cuts:
+                        windows.append((joints[slot], cuts, int(lengths[position])))
+        mine.append((number, motion, parts, windows))
+        if progress is not None:
+            progress(len(positions))
+    gathered = [entry for rank_entries in dist.all_gather_objects(mine) for entry in rank_entries]
+    gathered.sort(key=lambda entry: entry[0])
+    motions = np.concatenate([entry[1] for entry in gathered])
+    part_motions = {
+        part: np.concatenate([entry[2][part] for entry in gathered])
+        for part in (gathered[0][2] if gathered else {})
+    }
+    windows = [w for entry in gathered for w in entry[3]]
+    return Generated(
+        motions, part_motions, _transition_scores(windows, protocol) if stages is not None else None
+    )
+
+
+def _transition_scores(windows: list, protocol: Protocol) -> dict | None:
+    if not windows:
+        return None
+    frames = max(length for _, _, length in windows)
+    joints = torch.zeros(len(windows), frames, *windows[0][0].shape[1:], dtype=torch.float64)
+    for slot, (motion, _, length) in enumerate(windows):
+        joints[slot, :length] = motion[:length]
+    boundaries = [cuts for _, cuts, _ in windows]
+    lengths = [length for _, _, length in windows]
+    score = transition_jerk(
+        joints, boundaries, gt_mean_jerk=0.0, lengths=lengths, window=protocol.transition_window
+    )
+    return {
+        "peak_jerk": score.peak_jerk,
+        "curve": score.curve.tolist(),
+        "num_transitions": score.num_transitions,
+    }
+
+
+# --------------------------------------------------------------------------- scoring
+def part_r_precision(
+    part_texts: dict[str, np.ndarray],
+    part_present: dict[str, np.ndarray],
+    part_motions: dict[str, np.ndarray],
+    protocol: Protocol,
+    rng_seed: int,
+) -> dict[str, np.ndarray]:
+    """Per part: R-precision of part motion embeddings against the part texts, in pools of 32.
+
+    Only motions whose stage has a text for the part take part; a part with fewer than one pool of them
+    is left out.
+    """
+    out = {}
+    for part, motions in part_motions.items():
+        present = part_present.get(part)
+        if present is None or present.sum() < protocol.pool_size:
+            continue
+        texts = part_texts[part]
+        order = np.random.default_rng(seed_for(rng_seed, part)).permutation(len(texts))
+        result = retrieval_metrics(
+            texts[order], motions[present][order], pool_size=protocol.pool_size, top_k=protocol.top_k
+        )
+        out[part] = result.r_precision
+    return out
+
+
+def score_replication(
+    truth: GroundTruth,
+    texts: np.ndarray,
+    generated: Generated,
+    protocol: Protocol,
+    seed: int,
+    replication: int,
+    mm: np.ndarray | None,
+    part_texts: tuple[dict, dict] | None = None,
+) -> dict[str, float | np.ndarray]:
+    """Every metric of one replication (canonical orders and seeds from ``(seed, replication)``).
+
+    ``texts`` (and ``part_texts``: embeddings and presence per part; default the ground truth's) are the
+    texts the motions were made from.
+    """
+    motions = generated.motions
+    order = np.random.default_rng(seed_for(seed, "pools", replication)).permutation(len(motions))
+    retrieval = retrieval_metrics(
+        texts[order], motions[order], pool_size=protocol.pool_size, top_k=protocol.top_k
+    )
+    values: dict[str, float | np.ndarray] = {
+        **{f"R_precision_top{k + 1}": float(retrieval.r_precision[k]) for k in range(protocol.top_k)},
+        "MM_Dist": float(retrieval.mm_dist),
+        "FID": fid(truth.motions, motions),
+    }
+    if len(motions) > protocol.diversity_times:
+        values["Diversity"] = diversity(
+            motions, rng=seed_for(seed, "diversity", replication), times=protocol.diversity_times
+        )
+    if mm is not None:
+        values["MultiModality"] = multimodality(
+            mm, rng=seed_for(seed, "mm", replication), times=protocol.mm_times
+        )
+    embedded, present = part_texts or (truth.part_texts, truth.part_present)
+    parts_seed = seed_for(seed, "parts", replication)
+    for part, precision in part_r_precision(
+        embedded, present, generated.part_motions, protocol, parts_seed
+    ).items():
+        values[f"part_R_precision_top1/{part}"] = float(precision[0])
+    if generated.transitions is not None and truth.mean_jerk is not None:
+        curve = np.asarray(generated.transitions["curve"])
+        values["transition_peak_jerk"] = float(generated.transitions["peak_jerk"])
+        values["transition_AUJ"] = float(np.abs(curve - truth.mean_jerk).sum())
+    return values
+
+
+def summarise(per_replication: list[dict]) -> dict[str, dict]:
+    """``{metric: {"mean", "interval", "values"}}`` over replications (95 % interval, 1.96 std / sqrt(R))."""
+    names = sorted({name for values in per_replication for name in values})
+    series = {name: [values[name] for values in per_replication if name in values] for name in names}
+    stats = replication_statistics(series)
+    return {
+        name: {
+            "mean": float(stats.mean[name]),
+            "interval": float(stats.interval[name]),
+            "values": [float(v) for v in series[name]],
+        }
+        for name in names
+    }
+
+
+__all__ = [
+    "GroundTruth",
+    "embedding_cache_folder",
+    "evaluation_set",
+    "generate_embeddings",
+    "ground_truth",
+    "score_replication",
+    "summarise",
+]
