@@ -10,9 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 # The feature cache of training datasets goes to a throwaway folder, never the user's ~/.cache.
 os.environ.setdefault("MOGEN_BENCH_CACHE", tempfile.mkdtemp(prefix="mogen-bench-cache-"))
+
+# The tests run tiny models whose ops are far too small to gain from intra-op threads, and on a busy
+# machine torch's thread pool stalls each op by tens of milliseconds (a composed evaluation took 70 s
+# with 2 threads under load, 4 s with one). Benchmarks set their own thread counts.
+torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HUMMAN_EXAMPLE = FIXTURES / "humman_mogen" / "annotations" / "p000459_a000011.json"

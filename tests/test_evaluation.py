@@ -124,6 +124,24 @@ def test_same_seed_same_numbers_and_the_entry_is_replaced(first, tiny_dataset, t
     assert len(read_results(out)["evaluations"]) == 2
 
 
+def test_composition_scores_stages_and_transitions(tiny_dataset, tiny_run, tmp_path):
+    changes = {**SMALL, "stage_min_frames": 5, "transition_window": 8}
+    entry = evaluate(
+        _job(
+            tiny_dataset,
+            run_dir=tiny_run,
+            out=tmp_path / "c.json",
+            protocol="composition@1",
+            protocol_changes=changes,
+        )
+    )
+    metrics = entry["metrics"]
+    for name in ("stage_R_precision_top1", "stage_FID", "transition_peak_jerk", "transition_AUJ"):
+        assert np.isfinite(metrics[name]["mean"]), name
+    assert 0 <= metrics["stage_R_precision_top1"]["mean"] <= metrics["stage_R_precision_top3"]["mean"] <= 1
+    assert metrics["transition_peak_jerk"]["mean"] > 0
+
+
 def test_ground_truth_embeddings_are_cached(first):
     assert list(embedding_cache_folder().glob("*.npz"))
 
@@ -184,7 +202,9 @@ def test_bad_jobs_are_refused_before_any_work(tiny_dataset, tiny_run, tmp_path):
 
 def test_nan_embeddings_name_the_motions(tiny_dataset, tiny_run, tmp_path):
     job = _job(tiny_dataset, run_dir=tiny_run, out=tmp_path / "x.json", evaluator=FakeEvaluator("motion"))
-    with pytest.raises(MogenBenchError, match=r"NaN or inf (generated )?motion embeddings for \d+ motions \(m0"):
+    with pytest.raises(
+        MogenBenchError, match=r"NaN or inf (generated )?motion embeddings for \d+ motions \(m0"
+    ):
         evaluate(job)
     assert not (tmp_path / "x.json").exists()
 

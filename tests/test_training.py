@@ -166,3 +166,33 @@ def test_two_gloo_processes_train_one_model(tiny_dataset, tmp_path):
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl")] == [2, 4]
     loaded = load_run(out)
     assert loaded.step == 4
+
+
+def test_a_model_refuses_a_representation_it_cannot_use(tiny_dataset, tmp_path, monkeypatch):
+    from baselines.mdm import MDM
+
+    monkeypatch.setattr(MDM, "representations", ("smpl-rot6d-135",))
+    message = str(_error(_train, tiny_dataset, tmp_path / "never", "train.max_steps=1"))
+    assert "cannot be trained on humanml3d-263 features" in message and "smpl-rot6d-135" in message
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_tiny_mdm_learns_mogen_synth_on_a_cpu(tmp_path):
+    """The `tiny` preset on MoGen-Synth `tiny`: the loss halves and generations follow their length."""
+    from click.testing import CliRunner
+
+    from mogen_bench.cli import cli
+
+    runner = CliRunner()
+    data = tmp_path / "synth"
+    assert runner.invoke(cli, ["prepare", "synth", "--size", "tiny", "--out", str(data)]).exit_code == 0
+    out = tmp_path / "run"
+    result = runner.invoke(
+        cli, ["train", "mdm", "--preset", "tiny", "--dataset", str(data), "--out", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
+    assert losses[-1] < 0.5 * losses[0]
+    generated = load_run(out).model.generate(["a person raises the left arm"], 60, seed=0)
+    assert generated.features.shape[1] == 60 and torch.isfinite(generated.features).all()

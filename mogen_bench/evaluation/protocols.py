@@ -11,7 +11,9 @@ constant means a new version, never a silent edit.
 - ``fine@1``: ``t2m@1`` plus part-level R-precision: for every body part, each generated motion's part
   embedding is ranked against the part texts of its pool (needs a part-aware evaluator).
 - ``composition@1``: ``fine@1`` on staged motions generated from their stages, plus FlowMDM's Peak Jerk
-  and Area Under the Jerk at the stage boundaries.
+  and Area Under the Jerk at the stage boundaries, and per-stage R-precision and FID: every stage of a
+  multi-stage motion (at least ``stage_min_frames`` long) cut out and scored against its own overall
+  text and the ground truth's stages, as PriorMDM scores the intervals of its long sequences.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Protocol:
     #: Frames around a stage boundary in the jerk window (FlowMDM's ``transition_length``; 30 = its BABEL
     #: setting, 1.5 s at 20 fps); boundaries closer than half of it to a motion's ends are left out.
     transition_window: int = 30
+    #: Shortest stage scored on its own (per-stage R-precision and FID of composed motions).
+    stage_min_frames: int = 20
 
     @property
     def id(self) -> str:

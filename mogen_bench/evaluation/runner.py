@@ -52,6 +52,9 @@ class GroundTruth:
     #: Per part, which motions have a text for it (part texts exist only for those).
     part_present: dict[str, np.ndarray] = field(default_factory=dict)
     mean_jerk: float | None = None
+    #: Stages of multi-stage motions cut out (``composition``): their motions and overall texts.
+    stage_motions: np.ndarray | None = None
+    stage_texts: np.ndarray | None = None
 
 
 def _finite(name: str, values: torch.Tensor, ids: list[str]) -> np.ndarray:
@@ -70,7 +73,9 @@ def _finite(name: str, values: torch.Tensor, ids: list[str]) -> np.ndarray:
 def _cache_key(
     evaluator: EmbeddingEvaluator, fingerprint: str, split: str, protocol: Protocol, seed: int
 ) -> str:
-    crop = {k: getattr(protocol, k) for k in ("max_frames", "unit_crop", "unit_length")}
+    # Everything that decides what the ground truth's cache entry holds.
+    names = ("max_frames", "unit_crop", "unit_length", "part_level", "transitions", "stage_min_frames")
+    crop = {k: getattr(protocol, k) for k in names}
     payload = {
         "evaluator": evaluator.hash(),
         "dataset": fingerprint,
@@ -153,7 +158,10 @@ def ground_truth(
     texts = _embed_texts(evaluator, eval_set)
     part_texts, present = _embed_part_texts(evaluator, eval_set) if part_level else ({}, {})
     jerk = _gt_mean_jerk(eval_set, representation) if protocol.transitions and representation else None
-    truth = GroundTruth(motions, texts, part_motions, part_texts, present, jerk)
+    stage_motions, stage_texts = (
+        _ground_truth_stages(evaluator, eval_set, protocol) if protocol.transitions else (None, None)
+    )
+    truth = GroundTruth(motions, texts, part_motions, part_texts, present, jerk, stage_motions, stage_texts)
     if path is not None:
         arrays = {"motions": motions, "texts": texts}
         for part in part_motions:
@@ -162,6 +170,8 @@ def ground_truth(
             arrays[f"part_present:{part}"] = present[part]
         if jerk is not None:
             arrays["mean_jerk"] = np.array(jerk)
+        if stage_motions is not None:
+            arrays["stage_motions"], arrays["stage_texts"] = stage_motions, stage_texts
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +191,11 @@ def _from_npz(data) -> GroundTruth:
             truth.part_present[part] = np.array(data[key])
     if "mean_jerk" in data.files:
         truth.mean_jerk = float(data["mean_jerk"])
+    if "stage_motions" in data.files:
+        truth.stage_motions, truth.stage_texts = (
+            np.array(data["stage_motions"]),
+            np.array(data["stage_texts"]),
+        )
     return truth
 
 
@@ -198,12 +213,60 @@ def _gt_mean_jerk(eval_set: EvaluationSet, representation) -> float:
     return total / max(frames, 1)
 
 
+# --------------------------------------------------------------------------- stages cut out
+def stage_segments(stages: list[list[dict]], positions, minimum: int) -> list[tuple[int, int, int, int]]:
+    """``(slot, start, end, stage)`` of each stage of a multi-stage motion of ``minimum`` frames or more."""
+    out = []
+    for slot, position in enumerate(positions):
+        motion_stages = stages[position]
+        if len(motion_stages) < 2:
+            continue
+        for number, stage in enumerate(motion_stages):
+            if stage["end_frame"] - stage["start_frame"] >= minimum:
+                out.append((slot, stage["start_frame"], stage["end_frame"], number))
+    return out
+
+
+def _embed_segments(evaluator, features: torch.Tensor, segments, ids: list[str]) -> np.ndarray | None:
+    if not segments:
+        return None
+    longest = max(end - start for _, start, end, _ in segments)
+    cut = features.new_zeros(len(segments), longest, features.shape[-1])
+    for row, (slot, start, end, _) in enumerate(segments):
+        cut[row, : end - start] = features[slot, start:end]
+    lengths = torch.tensor([end - start for _, start, end, _ in segments])
+    names = [f"{ids[slot]} stage {number}" for slot, _, _, number in segments]
+    return _finite("stage motion", evaluator.encode_motions(cut, lengths), names)
+
+
+def _ground_truth_stages(evaluator, eval_set: EvaluationSet, protocol: Protocol):
+    motions, texts = [], []
+    with torch.no_grad():
+        for positions, batch in eval_set.chunks():
+            segments = stage_segments(eval_set.stages, positions, protocol.stage_min_frames)
+            ids = [eval_set.motion_ids[i] for i in positions]
+            embedded = _embed_segments(evaluator, batch["features"], segments, ids)
+            if embedded is None:
+                continue
+            motions.append(embedded)
+            captions = [
+                eval_set.stages[positions[slot]][number]["overall"] or "" for slot, _, _, number in segments
+            ]
+            texts.append(
+                _finite("stage text", evaluator.encode_texts(captions, [None] * len(captions)), captions)
+            )
+    if not motions:
+        return None, None
+    return np.concatenate(motions), np.concatenate(texts)
+
+
 # --------------------------------------------------------------------------- generation
 @dataclass
 class Generated:
     motions: np.ndarray
     part_motions: dict[str, np.ndarray]
     transitions: dict[str, float] | None = None
+    stage_motions: np.ndarray | None = None
 
 
 def _boundaries(stages: list[dict], length: int, window: int) -> list[int]:
@@ -232,7 +295,7 @@ def generate_embeddings(
     """
     size = protocol.generation_batch
     batches = [np.arange(s, min(s + size, len(requests))) for s in range(0, len(requests), size)]
-    mine: list[tuple[int, np.ndarray, dict, list]] = []
+    mine: list[tuple] = []
     for number, positions in enumerate(batches):
         if number % dist.world_size != dist.rank:
             continue
@@ -245,14 +308,17 @@ def generate_embeddings(
             if part_level:
                 for part, value in evaluator.encode_part_motions(features, batch_lengths).items():
                     parts[part] = _finite(f"generated {part} motion", value, batch_ids)
-            windows = []
+            windows, stage_motions = [], None
+            if stages is not None:
+                segments = stage_segments(stages, positions, protocol.stage_min_frames)
+                stage_motions = _embed_segments(evaluator, features, segments, batch_ids)
             if stages is not None and representation is not None:
                 joints = representation.to_joints(features.double()).cpu()
                 for slot, position in enumerate(positions):
                     cuts = _boundaries(stages[position], int(lengths[position]), protocol.transition_window)
                     if cuts:
                         windows.append((joints[slot], cuts, int(lengths[position])))
-        mine.append((number, motion, parts, windows))
+        mine.append((number, motion, parts, windows, stage_motions))
         if progress is not None:
             progress(len(positions))
     gathered = [entry for rank_entries in dist.all_gather_objects(mine) for entry in rank_entries]
@@ -263,8 +329,12 @@ def generate_embeddings(
         for part in (gathered[0][2] if gathered else {})
     }
     windows = [w for entry in gathered for w in entry[3]]
+    cut = [entry[4] for entry in gathered if entry[4] is not None]
     return Generated(
-        motions, part_motions, _transition_scores(windows, protocol) if stages is not None else None
+        motions,
+        part_motions,
+        _transition_scores(windows, protocol) if stages is not None else None,
+        np.concatenate(cut) if cut else None,
     )
 
 
@@ -353,6 +423,17 @@ def score_replication(
         embedded, present, generated.part_motions, protocol, parts_seed
     ).items():
         values[f"part_R_precision_top1/{part}"] = float(precision[0])
+    if generated.stage_motions is not None and truth.stage_motions is not None:
+        cut = generated.stage_motions
+        if len(cut) >= protocol.pool_size:
+            order = np.random.default_rng(seed_for(seed, "stage-pools", replication)).permutation(len(cut))
+            staged = retrieval_metrics(
+                truth.stage_texts[order], cut[order], pool_size=protocol.pool_size, top_k=protocol.top_k
+            )
+            values["stage_R_precision_top1"] = float(staged.r_precision[0])
+            values["stage_R_precision_top3"] = float(staged.r_precision[-1])
+        if len(cut) > 1 and len(truth.stage_motions) > 1:
+            values["stage_FID"] = fid(truth.stage_motions, cut)
     if generated.transitions is not None and truth.mean_jerk is not None:
         curve = np.asarray(generated.transitions["curve"])
         values["transition_peak_jerk"] = float(generated.transitions["peak_jerk"])
