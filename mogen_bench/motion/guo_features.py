@@ -283,46 +283,78 @@ def recover_root(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return heading_quaternion(angle), position
 
 
-def _recover_root(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+def _recover_root(
+    features: torch.Tensor, out: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """The heading angles ``(..., T)``, the positions of ``recover_root`` and the coefficients ``(k, s)``
-    ``(..., T)`` of ``_yaw_coefficients(qinv(heading))``.
+    ``(..., T)`` of ``_yaw_coefficients(qinv(heading))``; the positions are written into ``out`` if given.
 
     The heading ``(cos a, 0, sin a, 0)`` is a turn about +y, so turning the steps (and, in
     ``recover_from_ric``, the joints) back by it is the 2D rotation ``x + (s z - k x)``, ``z - (s x + k z)``
     with ``k = 2 sin^2 a`` and ``s = -2 cos a sin a``: the numbers of ``qrot(qinv(heading), v)`` without
     building quaternions for it.
     """
+    # One gather of the four root columns, by column: every later read is of a small contiguous tensor,
+    # not of one number per wide feature row.
+    head = features[..., :4].movedim(-1, 0).contiguous()
     # The angle of frame t sums the velocities of frames before it (frame 0's is zero).
-    angle = torch.zeros_like(features[..., 0])
-    torch.cumsum(features[..., :-1, 0], dim=-1, out=angle[..., 1:])
+    angle = torch.zeros_like(head[0])
+    torch.cumsum(head[0, ..., :-1], dim=-1, out=angle[..., 1:])
     inverse_y = -torch.sin(angle)  # qinv(heading_quaternion(angle))[..., 2]
     k, s = 2 * inverse_y * inverse_y, 2 * torch.cos(angle) * inverse_y
     # As the official code indexes it, the step into frame t (the velocity stored at frame t-1) is turned
     # by frame t's heading; positions sum the steps from frame 0, which stands at the origin.
-    step_x, step_z = features[..., :-1, 1], features[..., :-1, 2]
+    step_x, step_z = head[1, ..., :-1], head[2, ..., :-1]
     k1, s1 = k[..., 1:], s[..., 1:]
-    position = torch.zeros(*angle.shape, 3, dtype=features.dtype, device=features.device)
-    torch.cumsum(step_x + torch.addcmul(s1 * step_z, k1, step_x, value=-1), dim=-1, out=position[..., 1:, 0])
-    torch.cumsum(step_z - torch.addcmul(s1 * step_x, k1, step_z), dim=-1, out=position[..., 1:, 2])
-    position[..., 1] = features[..., 3]
+    steps = head.new_empty(2, *step_x.shape)
+    torch.add(step_x, torch.addcmul(s1 * step_z, k1, step_x, value=-1), out=steps[0])
+    torch.sub(step_z, torch.addcmul(s1 * step_x, k1, step_z), out=steps[1])
+    steps.cumsum_(dim=-1)
+    position = out
+    if position is None:
+        position = head.new_empty(*angle.shape, 3)
+    position[..., 0, 0::2] = 0
+    position[..., 1:, 0::2] = steps.movedim(0, -1)
+    position[..., 1] = head[3]
     return angle, position, (k, s)
 
 
+# Elements of one (motions, frames, joints - 1) coordinate plane per chunk of ``recover_from_ric``: 2^18
+# (64 motions of 196 frames of 22 joints) keep a chunk's joints and scratch within the CPU caches.
+_RECOVER_CHUNK_ELEMENTS = 2**18
+
+
 def recover_from_ric(features: torch.Tensor, num_joints: int = 22) -> torch.Tensor:
-    """Joint positions ``(..., T, J, 3)`` from the root data and the ric block (as ``recover_from_ric``)."""
-    _, root, (k, s) = _recover_root(features)
-    # One contiguous tensor per coordinate (see the component helpers of ``rotations``): copying the ric
-    # block out of the wide feature rows first, then splitting it, is much cheaper than either in one go.
-    ric = features[..., 4 : 4 + (num_joints - 1) * 3].contiguous()
-    lx, ly, lz = ric.unflatten(-1, (num_joints - 1, 3)).movedim(-1, 0).contiguous()
-    joints = torch.empty(*ric.shape[:-1], num_joints, 3, dtype=ric.dtype, device=ric.device)
-    joints[..., 0, :] = root
-    # The inverse heading turns x and z (as in _recover_root); then the root's ground position is added.
-    k, s = k[..., None], s[..., None]
-    torch.add(lx + torch.addcmul(s * lz, k, lx, value=-1), root[..., 0:1], out=joints[..., 1:, 0])
-    joints[..., 1:, 1] = ly
-    torch.add(lz - torch.addcmul(s * lx, k, lz), root[..., 2:3], out=joints[..., 1:, 2])
-    return joints
+    """Joint positions ``(..., T, J, 3)`` from the root data and the ric block (as ``recover_from_ric``).
+
+    The ric block turned back by the inverse heading (the 2D rotation of ``_recover_root``, written as
+    ``c x + s z`` and ``c z - s x`` with ``c = 1 - k``), plus the root's ground position; the root is joint 0.
+    """
+    batch, frames = features.shape[:-2], features.shape[-2]
+    features = features.reshape(-1, frames, features.shape[-1])
+    motions, ric_end = len(features), 4 + (num_joints - 1) * 3
+    joints = torch.empty(motions, frames, num_joints, 3, dtype=features.dtype, device=features.device)
+    _, root, (k, s) = _recover_root(features, out=joints[..., 0, :])
+    c, s = (1 - k)[..., None], s[..., None]
+    root_x, root_z = root[..., 0:1], root[..., 2:3]
+    # The work is a few passes of elementwise arithmetic over strided coordinates; chunks of motions keep
+    # them in the CPU caches. Each chunk copies its ric rows into place (y is then final), and turns x and
+    # z in place: the two products with the old coordinates are taken before either is overwritten.
+    flat = joints.view(motions, frames, num_joints * 3)
+    chunk = motions
+    if features.device.type == "cpu":
+        chunk = max(1, _RECOVER_CHUNK_ELEMENTS // max(1, frames * (num_joints - 1)))
+    scratch = joints.new_empty(2, min(chunk, motions), frames, num_joints - 1)
+    for start in range(0, motions, chunk):
+        part = slice(start, start + chunk)
+        flat[part, :, 3:].copy_(features[part, :, 4:ric_end])
+        x, z = joints[part, :, 1:, 0], joints[part, :, 1:, 2]
+        turned_x, turned_z = scratch[:, : len(x)]
+        torch.addcmul(root_x[part], s[part], z, out=turned_x)
+        torch.addcmul(root_z[part], s[part], x, value=-1, out=turned_z)
+        torch.addcmul(turned_x, c[part], x, out=x)
+        torch.addcmul(turned_z, c[part], z, out=z)
+    return joints.reshape(*batch, frames, num_joints, 3)
 
 
 def recover_from_rot(

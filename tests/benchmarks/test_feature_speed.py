@@ -71,6 +71,17 @@ def test_chunked_extraction_equals_one_by_one(monkeypatch):
         assert torch.allclose(chunked[index], alone, atol=1e-12)
 
 
+def test_chunked_recovery_equals_one_by_one(monkeypatch):
+    # recover_from_ric works through a batch in chunks of motions (here 4, then the remaining 2); leading
+    # dimensions are flattened into the batch and restored.
+    features = extract_features(synthetic_motions(6, 40, seed=3))
+    monkeypatch.setattr(guo_features, "_RECOVER_CHUNK_ELEMENTS", 4 * 39 * 21)
+    chunked = recover_from_ric(features.reshape(2, 3, 39, 263))
+    assert chunked.shape == (2, 3, 39, 22, 3)
+    for index in range(6):
+        assert torch.equal(chunked.reshape(6, 39, 22, 3)[index], recover_from_ric(features[index]))
+
+
 def test_extract_batch(benchmark, motions):
     torch.set_num_threads(torch.get_num_threads())
     features = benchmark(extract_features, motions)
