@@ -1,0 +1,1 @@
+"""Presets of FineMoGen (TOML): ``paper`` (the released configuration) and ``tiny`` (minutes on a CPU)."""
