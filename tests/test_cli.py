@@ -40,7 +40,15 @@ def test_version(run):
 def test_help_lists_only_implemented_commands(run):
     result = run("--help")
     assert result.exit_code == 0
-    assert sorted(cli.commands) == ["annotation", "data", "evaluate", "generate", "prepare", "train"]
+    assert sorted(cli.commands) == [
+        "annotation",
+        "data",
+        "evaluate",
+        "generate",
+        "leaderboard",
+        "prepare",
+        "train",
+    ]
     assert sorted(cli.commands["data"].commands) == ["info", "verify"]
     assert sorted(cli.commands["annotation"].commands) == ["edit", "schema", "stats", "validate"]
 

@@ -43,6 +43,7 @@ def _register() -> None:
     from mogen_bench.cli.data import data
     from mogen_bench.cli.evaluate import evaluate
     from mogen_bench.cli.generate import generate
+    from mogen_bench.cli.leaderboard import leaderboard
     from mogen_bench.cli.prepare import prepare
     from mogen_bench.cli.train import train
 
@@ -52,6 +53,7 @@ def _register() -> None:
     cli.add_command(train)
     cli.add_command(generate)
     cli.add_command(evaluate)
+    cli.add_command(leaderboard)
 
 
 _register()
