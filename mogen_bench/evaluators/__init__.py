@@ -2,7 +2,10 @@
 
 ``t2m``: Guo et al.'s T2M evaluator (the HumanML3D / KIT-ML standard), loaded from the official
 ``finest.tar`` without unpickling arbitrary objects; ``glove``: its word-vector and POS text input;
-``safe_pickle``: the restricted unpickler used for the official GloVe word lists.
+``safe_pickle``: the restricted unpickler used for the official GloVe word lists; ``interface``: the
+``EmbeddingEvaluator`` protocol the evaluation runner uses; ``contrastive``: the trainable TMR-style
+evaluator with part heads (``mogen-bench train evaluator``); ``adapters``: the T2M evaluator behind that
+protocol; ``loading``: ``load_evaluator`` for a run folder or the official T2M files.
 
 Names are imported lazily so that ``import mogen_bench.evaluators.safe_pickle`` does not pull in torch.
 """
@@ -23,6 +26,11 @@ _EXPORTS = {
     "pad_tokens": "glove",
     "safe_load": "safe_pickle",
     "safe_loads": "safe_pickle",
+    "EmbeddingEvaluator": "interface",
+    "ContrastiveConfig": "contrastive",
+    "ContrastiveEvaluator": "contrastive",
+    "T2MEmbeddingEvaluator": "adapters",
+    "load_evaluator": "loading",
 }
 
 __all__ = sorted(_EXPORTS)
