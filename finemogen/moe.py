@@ -334,10 +334,13 @@ class MixtureOfExperts(nn.Module):
 class FineMoE(nn.Module):
     """FineMoGen's ``MOE`` wrapper: per-position, per-head embedding, mixture of experts, GELU, projection.
 
-    ``forward(x (B, T, H, input_dim), generator=None) -> (B, T, H, output_dim)``: ``x + embedding[:, :T]``
-    is flattened to ``B * T * H`` tokens that are routed together (one capacity for the whole batch, as
-    released), then ``proj(gelu(moe(tokens)))``. ``aux_loss`` is the load / importance loss of the last
-    forward. In SAMI: ``text_moe = FineMoE(16, 2, 256, 1024, 128, 1, 77)`` and
+    ``forward(x (B, T, H, input_dim), generator=None, positions=None) -> (B, T, H, output_dim)``:
+    ``x + embedding[0, positions]`` is flattened to ``B * T * H`` tokens that are routed together (one
+    capacity for the whole batch, as released), then ``proj(gelu(moe(tokens)))``. ``positions`` (``(B, T)``
+    or ``(T,)`` indices into the ``max_seq_len`` embeddings) defaults to ``0..T-1``, the released
+    ``embedding[:, :T]``; SAMI passes each frame's position inside its stage. ``aux_loss`` is the load /
+    importance loss of the last forward. ``gate_dim`` is the width of the cosine gate's projection (tutel's
+    fixed 256). In SAMI: ``text_moe = FineMoE(16, 2, 256, 1024, 128, 1, 77)`` and
     ``motion_moe = FineMoE(16, 2, 64, 256, 192, 8, 196)``.
     """
 
@@ -352,11 +355,18 @@ class FineMoE(nn.Module):
         max_seq_len: int,
         gate_noise: float = 1.0,
         capacity_factor: float = 1.5,
+        gate_dim: int = 256,
     ):
         super().__init__()
         self.proj = nn.Linear(input_dim, output_dim)
         self.moe = MixtureOfExperts(
-            input_dim, ffn_dim, num_experts, top_k, capacity_factor=capacity_factor, gate_noise=gate_noise
+            input_dim,
+            ffn_dim,
+            num_experts,
+            top_k,
+            capacity_factor=capacity_factor,
+            gate_noise=gate_noise,
+            gate_dim=gate_dim,
         )
         self.embedding = nn.Parameter(torch.randn(1, max_seq_len, num_heads, input_dim))
         self.input_dim, self.output_dim = input_dim, output_dim
@@ -374,19 +384,45 @@ class FineMoE(nn.Module):
     def generator(self, generator: torch.Generator | None) -> None:
         self.moe.generator = generator
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, generator: torch.Generator | None = None, positions: Tensor | None = None
+    ) -> Tensor:
         batch, frames, heads, dim = x.shape
         if heads != self.num_heads or dim != self.input_dim:
             raise ValueError(f"expected (B, T, {self.num_heads}, {self.input_dim}), got {tuple(x.shape)}")
-        if frames > self.max_seq_len:
+        if positions is None and frames > self.max_seq_len:
             raise MogenBenchError(
                 f"{frames} positions do not fit the {self.max_seq_len} position embeddings of the experts",
                 field="max_seq_len",
                 fix=f"crop inputs to {self.max_seq_len} frames or build the model with a larger max_seq_len",
             )
-        x = x + self.embedding[:, :frames]
+        if positions is None:
+            x = x + self.embedding[:, :frames]
+        else:
+            x = x + self.embedding[0][self._check_positions(positions, batch, frames)]
         y = self.proj(F.gelu(self.moe(x.reshape(-1, dim), generator)))
         return y.reshape(batch, frames, heads, -1)
+
+    def _check_positions(self, positions: Tensor, batch: int, frames: int) -> Tensor:
+        """``positions`` as indices into the embeddings: ``(B, T)`` or ``(T,)`` integers in ``[0, L)``."""
+        if positions.dtype.is_floating_point or positions.dtype == torch.bool or positions.is_complex():
+            raise ValueError(f"positions must be integer indices, got {positions.dtype}")
+        if positions.shape not in ((batch, frames), (frames,)):
+            raise ValueError(f"expected positions of shape ({batch}, {frames}) or ({frames},), "
+                             f"got {tuple(positions.shape)}")
+        # The range check reads the values: free on the CPU, a device sync elsewhere (where an index out of
+        # range fails in the gather instead).
+        if positions.device.type == "cpu" and positions.numel():
+            low, high = int(positions.min()), int(positions.max())
+            if low < 0 or high >= self.max_seq_len:
+                raise MogenBenchError(
+                    f"positions {low}..{high} fall outside the {self.max_seq_len} position embeddings of the "
+                    "experts",
+                    field="max_seq_len",
+                    fix=f"keep positions in 0..{self.max_seq_len - 1} or build the model with a larger "
+                    "max_seq_len",
+                )
+        return positions.to(self.embedding.device)
 
 
 def use_generator(module: nn.Module, generator: torch.Generator | None) -> None:

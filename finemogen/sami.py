@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from finemogen.conditioning import MASKED, StageMasks
@@ -105,13 +104,10 @@ class SAMI(nn.Module):
     ) -> torch.Tensor:
         """``(B, T, 8, D) -> (B, T, 8, 3D)`` ``[B | K | V]``, with each frame's position inside its stage.
 
-        ``FineMoE.forward`` embeds absolute positions ``0..T-1``; the released composition runs every stage
-        as its own sequence, so positions restart at each stage: the embedding is added here by position.
+        The released composition runs every stage as its own sequence, so the experts' position embedding
+        restarts at each stage: ``positions (B, T)`` (``StageMasks.positions``) rather than ``0..T-1``.
         """
-        moe = self.motion_moe
-        tokens = self.norm(x) + moe.embedding[0][positions]
-        out = moe.proj(F.gelu(moe.moe(tokens.reshape(-1, self.part_dim), generator)))
-        return out.reshape(*x.shape[:-1], -1)
+        return self.motion_moe(self.norm(x), generator, positions=positions)
 
     # ------------------------------------------------------------------ the layer
     def attend(

@@ -42,6 +42,7 @@ def test_help_lists_only_implemented_commands(run):
     assert result.exit_code == 0
     assert sorted(cli.commands) == [
         "annotation",
+        "convert",
         "data",
         "evaluate",
         "generate",

@@ -357,6 +357,35 @@ def test_fine_moe_shapes_and_composition():
         layer(torch.randn(1, 8, 3, 8))
 
 
+def test_fine_moe_positions_index_the_embedding_per_token():
+    torch.manual_seed(0)
+    layer = FineMoE(4, 2, 8, 12, 6, num_heads=3, max_seq_len=7, gate_dim=16).eval()
+    gate = layer.moe.gate
+    assert gate.sim_matrix.shape == (16, 4) and gate.cosine_projector.weight.shape == (16, 8)
+    x = torch.randn(2, 5, 3, 8, generator=generator(1))
+    default = layer(x)
+    # The default is positions 0..T-1, as (T,) or (B, T).
+    assert torch.equal(layer(x, positions=torch.arange(5)), default)
+    assert torch.equal(layer(x, positions=torch.arange(5).expand(2, 5)), default)
+    # Per-motion positions (e.g. restarting at each stage) pick their own embedding rows.
+    positions = torch.tensor([[0, 1, 2, 0, 1], [6, 5, 4, 0, 0]])
+    flat = (x + layer.embedding[0][positions]).reshape(-1, 8)
+    expected = layer.proj(F.gelu(dense_reference(layer.moe, flat, loop_routing(layer.moe, flat))))
+    torch.testing.assert_close(layer(x, positions=positions), expected.reshape(2, 5, 3, 6), rtol=0, atol=1e-6)
+    assert not torch.allclose(layer(x, positions=positions), default)
+    # Restarting positions let a sequence be longer than the embeddings.
+    long = torch.randn(1, 9, 3, 8, generator=generator(2))
+    assert layer(long, positions=torch.arange(9) % 7).shape == (1, 9, 3, 6)
+    with pytest.raises(MogenBenchError, match=r"positions 0\.\.7 fall outside the 7"):
+        layer(x, positions=torch.tensor([0, 1, 2, 3, 7]))
+    with pytest.raises(MogenBenchError, match="outside"):
+        layer(x, positions=torch.tensor([0, 1, -1, 3, 4]))
+    with pytest.raises(ValueError, match="shape"):
+        layer(x, positions=torch.arange(4))
+    with pytest.raises(ValueError, match="integer"):
+        layer(x, positions=torch.arange(5.0))
+
+
 #: (suffix, shape) of the tutel MoE tensors in the released checkpoint, from the released code's layer sizes.
 RELEASED_MOTION_MOE = {
     "embedding": (1, 196, 8, 64),

@@ -40,6 +40,7 @@ def cli(debug: bool) -> None:
 
 def _register() -> None:
     from mogen_bench.cli.annotation import annotation
+    from mogen_bench.cli.convert import convert
     from mogen_bench.cli.data import data
     from mogen_bench.cli.evaluate import evaluate
     from mogen_bench.cli.generate import generate
@@ -54,6 +55,7 @@ def _register() -> None:
     cli.add_command(generate)
     cli.add_command(evaluate)
     cli.add_command(leaderboard)
+    cli.add_command(convert)
 
 
 _register()
