@@ -88,10 +88,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         coerce_fields(self)
-        for name in ("max_steps", "batch_size", "accumulate", "log_every"):
+        for name in ("batch_size", "accumulate", "log_every"):
             _at_least(self, name, 1)
         for name in ("warmup_steps", "checkpoint_every", "keep_checkpoints", "eval_every", "num_workers"):
             _at_least(self, name, 0)
+        # 0: a model that is not trained (PriorMDM samples with a trained prior) is saved as built.
+        _at_least(self, "max_steps", 0)
         _at_least(self, "seed", 0)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise MogenBenchError(

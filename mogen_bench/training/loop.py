@@ -365,6 +365,11 @@ def _train(
                 )
                 if dist.is_main:
                     prune_checkpoints(out, train_config.keep_checkpoints)
+        if end == 0:
+            # train.max_steps = 0: the model as built is the run's model (PriorMDM holds its trained prior).
+            last_checkpoint = _save(
+                out, model_class, model, optimizer, scheduler, ema, generator, step, batches_done, dist
+            )
     return TrainResult(run_dir=out, step=step, checkpoint=last_checkpoint, last_losses=losses_out)
 
 
