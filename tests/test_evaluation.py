@@ -105,6 +105,7 @@ def test_results_hold_every_metric_and_the_provenance(first):
         values = np.array(metrics[name]["values"])
         assert metrics[name]["interval"] == pytest.approx(1.96 * values.std() / np.sqrt(2))
     assert "part_R_precision_top1/left_arm" in metrics
+    assert 0 <= metrics["foot_skating_ratio"]["mean"] <= 1 and metrics["ground_penetration"]["mean"] >= 0
     assert metrics["R_precision_top1"]["mean"] <= metrics["R_precision_top3"]["mean"] <= 1
     document = read_results(out)
     (saved,) = document["evaluations"]
@@ -153,6 +154,7 @@ def test_real_motions_row(first, tiny_dataset, tmp_path):
     # model trained for 6 steps.
     assert 0 < entry["metrics"]["FID"]["mean"] < 0.2 * first[0]["metrics"]["FID"]["mean"]
     assert "MultiModality" not in entry["metrics"]
+    assert 0 <= entry["metrics"]["foot_skating_ratio"]["mean"] <= 1
 
 
 def _eval_worker(rank: int, port: int, dataset: str, run: str, out: str) -> None:
@@ -217,3 +219,19 @@ def test_part_level_protocols_need_a_part_aware_evaluator(tiny_dataset, tiny_run
     )
     with pytest.raises(MogenBenchError, match="needs a part-aware evaluator"):
         evaluate(job)
+
+
+def test_kit_skating_settings_are_the_humanml3d_ones_in_millimetres():
+    from mogen_bench.metrics.physical import foot_skating_ratio, skating_settings
+
+    generator = torch.Generator().manual_seed(3)
+    joints = torch.rand(4, 40, 22, 3, generator=generator, dtype=torch.float64) * 0.2
+    metres = skating_settings("humanml3d-263")
+    kit = skating_settings("kit-251")
+    assert kit["feet"] == (15, 20) and kit["fps"] == 12.5
+    millimetres = {**kit, "feet": metres["feet"], "fps": metres["fps"]}
+    ratios = foot_skating_ratio(joints, **metres)
+    assert ratios.max() > 0
+    np.testing.assert_array_equal(foot_skating_ratio(joints * 1000, **millimetres), ratios)
+    with pytest.raises(MogenBenchError, match="no foot-skating settings"):
+        skating_settings("bvh-60")

@@ -28,6 +28,7 @@ from mogen_bench.evaluation.runner import (
     _embed_texts,
     generate_embeddings,
     ground_truth,
+    physical_pass,
     score_replication,
     summarise,
 )
@@ -169,7 +170,7 @@ def _evaluate(job: EvaluationJob, protocol: Protocol, info, dist: DistributedCon
                     _truncate(again, job.max_motions)
                 motions, parts = _embed_pass(evaluator, again, part_level)
                 texts = _embed_texts(evaluator, again)
-                generated = Generated(motions, parts)
+                generated = Generated(motions, parts, physical=physical_pass(again, representation))
                 pass_parts = _embed_part_texts(evaluator, again) if part_level else None
                 progress.advance(len(again))
                 mm = None

@@ -38,6 +38,7 @@ from mogen_bench.metrics import (
     retrieval_metrics,
     transition_jerk,
 )
+from mogen_bench.metrics.physical import foot_skating_ratio, ground_penetration, skating_settings
 from mogen_bench.training.distributed import DistributedContext, seed_for
 
 
@@ -267,6 +268,21 @@ class Generated:
     part_motions: dict[str, np.ndarray]
     transitions: dict[str, float] | None = None
     stage_motions: np.ndarray | None = None
+    #: Per motion: foot skating ratio and mean ground penetration of the recovered joints.
+    physical: np.ndarray | None = None
+
+
+def physical_scores(representation, features: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+    """``(B, 2)``: GMD's foot skating ratio and the mean ground penetration of each motion's joints."""
+    joints = representation.to_joints(features.double()).cpu()
+    lengths = lengths.cpu()
+    usable = lengths >= 2
+    out = np.full((len(lengths), 2), np.nan)
+    if usable.any():
+        settings = skating_settings(representation.name)
+        out[usable.numpy(), 0] = foot_skating_ratio(joints[usable], lengths[usable], **settings)
+        out[usable.numpy(), 1] = ground_penetration(joints[usable], lengths[usable]).mean
+    return out
 
 
 def _boundaries(stages: list[dict], length: int, window: int) -> list[int]:
@@ -318,7 +334,8 @@ def generate_embeddings(
                     cuts = _boundaries(stages[position], int(lengths[position]), protocol.transition_window)
                     if cuts:
                         windows.append((joints[slot], cuts, int(lengths[position])))
-        mine.append((number, motion, parts, windows, stage_motions))
+        physical = physical_scores(representation, features, batch_lengths) if representation else None
+        mine.append((number, motion, parts, windows, stage_motions, physical))
         if progress is not None:
             progress(len(positions))
     gathered = [entry for rank_entries in dist.all_gather_objects(mine) for entry in rank_entries]
@@ -330,11 +347,13 @@ def generate_embeddings(
     }
     windows = [w for entry in gathered for w in entry[3]]
     cut = [entry[4] for entry in gathered if entry[4] is not None]
+    physical = [entry[5] for entry in gathered if entry[5] is not None]
     return Generated(
         motions,
         part_motions,
         _transition_scores(windows, protocol) if stages is not None else None,
         np.concatenate(cut) if cut else None,
+        np.concatenate(physical) if physical else None,
     )
 
 
@@ -355,6 +374,16 @@ def _transition_scores(windows: list, protocol: Protocol) -> dict | None:
         "curve": score.curve.tolist(),
         "num_transitions": score.num_transitions,
     }
+
+
+def physical_pass(eval_set: EvaluationSet, representation) -> np.ndarray:
+    """``physical_scores`` of every motion of a pass (the ground truth's own plausibility)."""
+    return np.concatenate(
+        [
+            physical_scores(representation, batch["features"], batch["lengths"])
+            for _, batch in eval_set.chunks()
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- scoring
@@ -434,6 +463,9 @@ def score_replication(
             values["stage_R_precision_top3"] = float(staged.r_precision[-1])
         if len(cut) > 1 and len(truth.stage_motions) > 1:
             values["stage_FID"] = fid(truth.stage_motions, cut)
+    if generated.physical is not None and np.isfinite(generated.physical).any():
+        values["foot_skating_ratio"] = float(np.nanmean(generated.physical[:, 0]))
+        values["ground_penetration"] = float(np.nanmean(generated.physical[:, 1]))
     if generated.transitions is not None and truth.mean_jerk is not None:
         curve = np.asarray(generated.transitions["curve"])
         values["transition_peak_jerk"] = float(generated.transitions["peak_jerk"])

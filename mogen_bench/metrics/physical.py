@@ -41,9 +41,29 @@ __all__ = [
     "GroundPenetration",
     "foot_skating_ratio",
     "ground_penetration",
+    "skating_settings",
 ]
 
 GMD_FEET = (10, 11)  # SMPL / HumanML3D left_foot, right_foot (KIT-ML: 15 and 20 in GMD's KIT variant)
+
+#: GMD's settings per representation. KIT-ML joints are in millimetres at 12.5 fps, so the 5 cm contact
+#: height and 0.5 m/s speed become 50 and 500, and the feet are KIT's toe joints 15 (left) and 20 (right).
+_SKATING = {
+    "humanml3d-263": {"feet": (10, 11), "fps": 20.0, "height_threshold": 0.05, "speed_threshold": 0.5},
+    "smpl-rot6d-135": {"feet": (10, 11), "fps": 20.0, "height_threshold": 0.05, "speed_threshold": 0.5},
+    "kit-251": {"feet": (15, 20), "fps": 12.5, "height_threshold": 50.0, "speed_threshold": 500.0},
+}
+
+
+def skating_settings(representation: str) -> dict:
+    """Keyword arguments of ``foot_skating_ratio`` for the joints of ``representation`` (units, fps, feet)."""
+    if representation not in _SKATING:
+        raise MogenBenchError(
+            f"no foot-skating settings for {representation!r}",
+            field="representation",
+            fix=f"use one of {', '.join(_SKATING)}, or pass feet/fps/thresholds yourself",
+        )
+    return dict(_SKATING[representation])
 
 
 @dataclass(frozen=True)
