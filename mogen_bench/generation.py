@@ -79,7 +79,7 @@ def generate_motions(job: GenerationJob) -> list[Path]:
     representation = run.representation
     conditions, lengths = _conditions(job, representation.fps)
     # Validate everything before any sampling work.
-    requests = as_requests(conditions, lengths, run.model.context.max_frames)
+    requests = as_requests(conditions, lengths, run.model.max_generation_frames)
     if job.render is not None and job.render.suffix.lower() not in (".gif", ".mp4"):
         raise MogenBenchError(
             f"cannot render to {job.render.name}", field="render", fix="use a .gif or .mp4 file name"
@@ -127,8 +127,8 @@ def generate_motions(job: GenerationJob) -> list[Path]:
         "representation": representation.name,
         "fps": representation.fps,
         "seed": job.seed,
-        "guidance": run.model.config.guidance if job.guidance is None else job.guidance,
-        "sampling_steps": run.model.config.sampling_steps,
+        "guidance": getattr(run.model.config, "guidance", None) if job.guidance is None else job.guidance,
+        "sampling_steps": getattr(run.model.config, "sampling_steps", None),
         "samples": manifest,
     }
     atomic_write_text(job.out / MANIFEST, json.dumps(info, indent=2) + "\n")

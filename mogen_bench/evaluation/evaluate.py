@@ -142,10 +142,11 @@ def _evaluate(job: EvaluationJob, protocol: Protocol, info, dist: DistributedCon
             fix="evaluate a bigger split",
         )
     longest = int(eval_set.lengths.max())
-    if run is not None and longest > run.model.context.max_frames:
+    limit = None if run is None else run.model.max_generation_frames
+    if limit is not None and longest > limit:
         raise MogenBenchError(
             f"the protocol crops motions to {protocol.max_frames} frames ({longest} here), but the model "
-            f"makes at most {run.model.context.max_frames}",
+            f"makes at most {limit}",
             field="protocol.max_frames",
             fix="train with data.max_frames equal to the protocol's (196 for t2m@1)",
         )

@@ -39,6 +39,10 @@ class ModelContext:
     part_slices: dict[str, list[int]] = field(default_factory=dict)
     #: Words of the training texts, most frequent first (for word-level text encoders).
     vocabulary: list[str] = field(default_factory=list)
+    #: The dataset statistics of model space (``(features - mean) / std``); ``None`` for raw features.
+    #: Models that work in feature space (TEACH's root alignment) read them.
+    mean: list[float] | None = None
+    std: list[float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +94,11 @@ class MotionModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def max_generation_frames(self) -> int | None:
+        """The longest motion ``generate`` accepts (``None``: no limit beyond each stage's)."""
+        return self.context.max_frames
+
     def training_losses(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
@@ -111,7 +120,7 @@ class MotionModel(nn.Module):
         guidance: float | None = None,
     ) -> GeneratedMotions:
         """Motions for texts (with lengths) or stage lists, the same for the same seed."""
-        requests = as_requests(conditions, lengths, self.context.max_frames)
+        requests = as_requests(conditions, lengths, self.max_generation_frames)
         was_training = self.training
         self.eval()
         try:

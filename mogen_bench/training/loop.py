@@ -142,6 +142,8 @@ def _context(dataset: MotionDataset, data: MotionDataConfig) -> ModelContext:
         max_frames=data.max_frames,
         part_slices={name: list(dims) for name, dims in info.part_slices.items()},
         vocabulary=list(build_vocabulary(dataset.texts.all_texts()).words),
+        mean=None if dataset.mean is None else np.asarray(dataset.mean, np.float64).tolist(),
+        std=None if dataset.std is None else np.asarray(dataset.std, np.float64).tolist(),
     )
 
 

@@ -1,0 +1,1 @@
+"""Presets of TEACH (TOML): ``paper`` (the released size and settings) and ``tiny`` (minutes on a CPU)."""
