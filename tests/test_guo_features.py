@@ -176,3 +176,26 @@ def test_kit_needs_its_target_skeleton_and_then_gives_251_dims():
 def test_bad_input(joints, message):
     with pytest.raises(MogenBenchError, match=message):
         extract_features(joints)
+
+
+def test_bone_lengths_measured_from_a_released_clip_are_the_target_skeletons(clip):
+    from mogen_bench.motion.guo_features import HUMANML3D_SPEC, measure_bone_lengths
+
+    features, joints = clip
+    target = torch.tensor(HUMANML3D_SPEC.target_bone_lengths, dtype=torch.float64)
+    # From the released features (joints recovered) and from the released joints alike.
+    for motion in (features, joints):
+        measured = measure_bone_lengths(motion, HUMANML3D_SPEC)
+        assert measured.shape == (22,) and measured[0] == 0
+        torch.testing.assert_close(measured, target, atol=2e-6, rtol=0)
+    # Extraction with measured lengths equals extraction with the built-in target.
+    lengths = measure_bone_lengths(features, HUMANML3D_SPEC)
+    full = _with_last_frame(features, joints).double()
+    torch.testing.assert_close(
+        extract_features(full, HUMANML3D_SPEC, bone_lengths=lengths),
+        extract_features(full, HUMANML3D_SPEC),
+        atol=1e-5,
+        rtol=0,
+    )
+    with pytest.raises(MogenBenchError, match="cannot measure"):
+        measure_bone_lengths(torch.zeros(5, 10), HUMANML3D_SPEC)

@@ -106,8 +106,8 @@ class GuoFeatureSpec:
                 raise MogenBenchError(
                     f"no target skeleton is built in for {self.skeleton.name}",
                     field="target_bone_lengths",
-                    fix="pass target_bone_lengths measured from any clip of the released dataset "
-                    "(the bone lengths of new_joints/<id>.npy; see kinematics.bone_offsets)",
+                    fix="pass bone_lengths=measure_bone_lengths(<any released clip>, spec), e.g. "
+                    "KIT-ML's new_joint_vecs/03950.npy",
                 )
             bone_lengths = torch.tensor(self.target_bone_lengths, dtype=like.dtype, device=like.device)
         return offsets_from_lengths(self.skeleton, bone_lengths)
@@ -134,6 +134,31 @@ KIT_SPEC = GuoFeatureSpec(
     contact_threshold=0.05,
     fps=12.5,
 )
+
+
+def measure_bone_lengths(motion, spec: GuoFeatureSpec) -> torch.Tensor:
+    """The target skeleton's bone lengths ``(J,)`` (root 0) measured from one released clip.
+
+    ``motion`` is a clip of the released dataset: its features ``(T, dims)`` (``new_joint_vecs/<id>.npy``)
+    or its joints ``(T, J, 3)`` (``new_joints/<id>.npy``). Every released clip was retargeted to the same
+    target skeleton, so its bone lengths are that skeleton's (the median over frames, which agree to
+    float precision). This is how ``kit-251`` extraction gets its target, which the project cannot ship
+    (KIT-ML's clip 03950 is not public): ``bone_lengths=measure_bone_lengths(np.load(path), KIT_SPEC)``.
+    """
+    tensor = torch.as_tensor(motion, dtype=torch.float64)
+    joints_count = spec.skeleton.num_joints
+    if tensor.ndim == 2 and tensor.shape[-1] == 4 + (joints_count - 1) * 9 + joints_count * 3 + 4:
+        tensor = recover_from_ric(tensor, joints_count)
+    if tensor.ndim != 3 or tensor.shape[1:] != (joints_count, 3) or tensor.shape[0] == 0:
+        raise MogenBenchError(
+            f"cannot measure {spec.skeleton.name} bone lengths from an array of shape {tuple(tensor.shape)}",
+            field="motion",
+            fix=f"give one released clip: new_joints (T, {joints_count}, 3) or new_joint_vecs features",
+        )
+    parents = list(spec.skeleton.parents)
+    parents[0] = 0
+    lengths = torch.linalg.vector_norm(tensor - tensor[:, parents], dim=-1)
+    return lengths.median(dim=0).values
 
 
 def uniform_skeleton(
