@@ -16,10 +16,13 @@ from scipy.ndimage import uniform_filter1d
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.metrics import (
     FLOWMDM_GT_MEAN_JERK,
+    FIDStatistics,
     activation_statistics,
     diversity,
     diversity_legacy,
     fid,
+    fid_from_statistics,
+    fid_statistics,
     foot_skating_ratio,
     frame_jerk,
     frechet_distance,
@@ -199,6 +202,64 @@ def test_fid_golden_value():
 
 
 GOLDEN_FID = 1.5019479174478718
+
+
+def test_cached_ground_truth_statistics_give_the_same_fid(published_size):
+    """``fid_statistics`` once + ``fid_from_statistics`` per replication = ``fid`` = ``frechet_distance``."""
+    gt, gen = published_size
+    stats = fid_statistics(gt)
+    mu, sigma = stats  # unpacks like activation_statistics
+    ref_mu, ref_sigma = official.calculate_activation_statistics(gt)
+    np.testing.assert_array_equal(mu, ref_mu)
+    np.testing.assert_array_equal(sigma, ref_sigma)
+    assert stats.triangular and stats.trace == np.trace(ref_sigma)
+    np.testing.assert_allclose(stats.factor @ stats.factor.T, sigma, rtol=0, atol=1e-13 * np.abs(sigma).max())
+    old = frechet_distance(*activation_statistics(gt), *activation_statistics(gen))
+    for generated in (gen, torch.from_numpy(gen), fid_statistics(gen)):
+        assert fid_from_statistics(stats, generated) == pytest.approx(old, rel=1e-12)
+    assert fid(gt, gen) == pytest.approx(old, rel=1e-12)
+    single = gen.astype(np.float32)  # evaluator output: the covariance of the float32 values, in float64
+    assert fid_from_statistics(stats, single) == pytest.approx(fid(gt, single), rel=1e-12)
+    assert fid_from_statistics(stats, gen) == pytest.approx(6.865872244768639, rel=1e-9)
+    # published ground-truth statistics (a mean and a covariance) work the same way
+    given = FIDStatistics.from_moments(ref_mu, ref_sigma)
+    assert fid_from_statistics(given, gen) == pytest.approx(old, rel=1e-12)
+    # per replication, several generated sets against the one cached reference
+    for start in (0, 1000, 2000):
+        part = gen[start : start + 1500]
+        assert fid_from_statistics(stats, part) == pytest.approx(fid(gt, part), rel=1e-12)
+
+
+def test_cached_statistics_of_a_rank_deficient_reference(published_size):
+    """Fewer reference samples than dimensions: the factor comes from ``eigh``, the numbers stay the same."""
+    gt, gen = published_size
+    stats = fid_statistics(gt[:300])
+    assert not stats.triangular
+    old = frechet_distance(*activation_statistics(gt[:300]), *activation_statistics(gen))
+    assert fid_from_statistics(stats, gen) == pytest.approx(old, rel=1e-12)
+    xc, yc = gt[:300] - gt[:300].mean(0), gen - gen.mean(0)
+    exact_root = np.linalg.svd(xc @ yc.T, compute_uv=False).sum() / np.sqrt(299 * (len(gen) - 1))
+    diff = stats.mu - gen.mean(0)
+    exact = diff @ diff + stats.trace + np.trace(np.cov(gen, rowvar=False)) - 2 * exact_root
+    assert fid_from_statistics(stats, gen) == pytest.approx(exact, rel=1e-10)
+
+
+def test_cached_statistics_golden_value_and_errors():
+    rng = np.random.default_rng(7)
+    a, basis = embedding_set(rng, 600, 32, rank=8)
+    b, _ = embedding_set(rng, 500, 32, rank=8, basis=basis, shift=0.1, tilt=0.2)
+    stats = fid_statistics(a)
+    assert fid_from_statistics(stats, b) == pytest.approx(GOLDEN_FID, rel=1e-9)
+    assert fid_from_statistics(stats, b) == pytest.approx(fid(a, b), rel=1e-12)
+    with pytest.raises(MogenBenchError, match="size 16 for a reference of size 32"):
+        fid_from_statistics(stats, b[:, :16])
+    with pytest.raises(MogenBenchError, match="needs the reference as FIDStatistics"):
+        fid_from_statistics(activation_statistics(a), b)
+    b[[4, 9], 0] = np.nan
+    with pytest.raises(MogenBenchError, match=r"NaN in activations, 2 row\(s\): 4, 9"):
+        fid_from_statistics(stats, b)
+    with pytest.raises(MogenBenchError, match="symmetric covariance"):
+        FIDStatistics.from_moments(stats.mu, stats.sigma + np.triu(np.ones((32, 32)), 1))
 
 
 def test_nan_embeddings_are_named():

@@ -32,6 +32,8 @@ from mogen_bench.evaluators.interface import EmbeddingEvaluator
 from mogen_bench.metrics import (
     diversity,
     fid,
+    fid_from_statistics,
+    fid_statistics,
     mean_jerk,
     multimodality,
     replication_statistics,
@@ -56,6 +58,14 @@ class GroundTruth:
     #: Stages of multi-stage motions cut out (``composition``): their motions and overall texts.
     stage_motions: np.ndarray | None = None
     stage_texts: np.ndarray | None = None
+    _statistics: object = field(default=None, repr=False)
+
+    @property
+    def statistics(self):
+        """FID statistics of the ground-truth motions, computed once for every replication."""
+        if self._statistics is None:
+            self._statistics = fid_statistics(self.motions)
+        return self._statistics
 
 
 def _finite(name: str, values: torch.Tensor, ids: list[str]) -> np.ndarray:
@@ -436,7 +446,7 @@ def score_replication(
     values: dict[str, float | np.ndarray] = {
         **{f"R_precision_top{k + 1}": float(retrieval.r_precision[k]) for k in range(protocol.top_k)},
         "MM_Dist": float(retrieval.mm_dist),
-        "FID": fid(truth.motions, motions),
+        "FID": fid_from_statistics(truth.statistics, motions),
     }
     if len(motions) > protocol.diversity_times:
         values["Diversity"] = diversity(

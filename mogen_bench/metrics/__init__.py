@@ -1,6 +1,7 @@
 """The metric functions of the evaluation protocol, one module per metric family.
 
-- ``fid``: FID (``activation_statistics``, ``frechet_distance``, ``fid``);
+- ``fid``: FID (``activation_statistics``, ``frechet_distance``, ``fid``; ``fid_statistics`` once for the
+  ground truth, then ``fid_from_statistics`` per replication);
 - ``retrieval``: R-precision top-1/2/3 and MM-Dist in pools of 32 (``retrieval_metrics``);
 - ``diversity``: Diversity (300 pairs) and MultiModality (10 pairs per text);
 - ``statistics``: mean and 95% interval over replications;
@@ -20,7 +21,14 @@ from mogen_bench.metrics.diversity import (
     multimodality,
     multimodality_legacy,
 )
-from mogen_bench.metrics.fid import activation_statistics, fid, frechet_distance
+from mogen_bench.metrics.fid import (
+    FIDStatistics,
+    activation_statistics,
+    fid,
+    fid_from_statistics,
+    fid_statistics,
+    frechet_distance,
+)
 from mogen_bench.metrics.physical import GMD_FEET, GroundPenetration, foot_skating_ratio, ground_penetration
 from mogen_bench.metrics.retrieval import (
     POOL_SIZE,
@@ -59,6 +67,7 @@ __all__ = [
     "POOL_SIZE",
     "TOP_K",
     "Z_95",
+    "FIDStatistics",
     "GroundPenetration",
     "ReplicationStatistics",
     "RetrievalMetrics",
@@ -67,6 +76,8 @@ __all__ = [
     "diversity",
     "diversity_legacy",
     "fid",
+    "fid_from_statistics",
+    "fid_statistics",
     "foot_skating_ratio",
     "frame_jerk",
     "frechet_distance",

@@ -28,9 +28,19 @@ keeps ``sqrt`` from magnifying rounding on rank-deficient sets (fewer samples th
 On 4,384 x 512 embeddings this equals the classic formula to ~1e-11 relative, and on rank-deficient sets the
 exact ``tr(sqrt(S1 S2))`` (the nuclear norm of the centred cross-Gram matrix) to ~1e-12
 (``tests/test_metrics.py``).
+
+The ground truth is the same in every replication (its embeddings are computed once and cached), so its
+statistics and its factor ``F`` can be too: ``fid_statistics(gt)`` once, then ``fid_from_statistics(gt_stats,
+generated)`` per replication, which computes the generated set's covariance (``np.cov``'s rank-k update, the
+bulk of the time), two triangular products and one ``eigvalsh``. It runs exactly the operations of
+``fid(gt, generated)`` minus the ground truth's share, so it returns the same float. (The official drivers
+recompute the ground truth's ``calculate_activation_statistics`` in every replication.)
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
@@ -41,7 +51,14 @@ from mogen_bench.errors import MogenBenchError
 from mogen_bench.metrics._inputs import array64, at_least, embeddings, require_finite
 from mogen_bench.motion.tensors import shape_text
 
-__all__ = ["activation_statistics", "fid", "frechet_distance"]
+__all__ = [
+    "FIDStatistics",
+    "activation_statistics",
+    "fid",
+    "fid_from_statistics",
+    "fid_statistics",
+    "frechet_distance",
+]
 
 
 def activation_statistics(activations: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -96,21 +113,89 @@ def frechet_distance(
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(s1, s2))
 
 
-def fid(reference: np.ndarray | torch.Tensor, generated: np.ndarray | torch.Tensor) -> float:
-    """FID between two embedding sets ``(N1, D)`` and ``(N2, D)`` (statistics, then ``frechet_distance``).
+@dataclass(frozen=True, eq=False)
+class FIDStatistics:
+    """One embedding set's FID statistics, computed once to be compared with many sets.
 
-    This is the official ``evaluate_fid`` step: ``calculate_activation_statistics`` of the ground-truth
-    embeddings and of the generated ones, then ``calculate_frechet_distance(gt_mu, gt_cov, mu, cov)``.
+    ``mu`` ``(D,)`` and ``sigma`` ``(D, D)`` are the official ``calculate_activation_statistics``;
+    ``factor`` is ``F`` with ``F F^T = sigma`` (lower Cholesky factor, or ``V sqrt(w)`` from ``eigh`` when
+    ``sigma`` is singular; ``triangular`` says which) and ``trace`` is ``np.trace(sigma)``. Unpacks as
+    ``mu, sigma = stats`` like ``activation_statistics``. Build it with ``fid_statistics(embeddings)`` or
+    ``FIDStatistics.from_moments(mu, sigma)``.
     """
-    mu1, sigma1 = activation_statistics(reference)
-    mu2, sigma2 = activation_statistics(generated)
-    if mu1.shape != mu2.shape:
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    factor: np.ndarray
+    triangular: bool
+    trace: float
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.mu, self.sigma))
+
+    @classmethod
+    def from_moments(cls, mu: np.ndarray | torch.Tensor, sigma: np.ndarray | torch.Tensor) -> FIDStatistics:
+        """Statistics from a given mean ``(D,)`` and covariance ``(D, D)`` (e.g. published ground-truth
+        statistics), checked as ``frechet_distance`` checks them."""
+        func = "FIDStatistics.from_moments"
+        m = _vector(func, "mu", mu)
+        return _statistics(m, _covariance(func, "sigma", sigma, m.shape[0]), symmetric=False)
+
+
+def fid_statistics(embeddings: np.ndarray | torch.Tensor) -> FIDStatistics:
+    """``FIDStatistics`` of embeddings ``(N, D)``: the official ``calculate_activation_statistics`` (as
+    ``activation_statistics``) plus the covariance's factor for ``fid_from_statistics``.
+
+    Compute it once for the ground truth, which is the same in every replication. Raises
+    ``MogenBenchError`` as ``activation_statistics`` does.
+    """
+    mu, sigma = activation_statistics(embeddings)
+    return _statistics(mu, sigma, symmetric=True)
+
+
+def fid_from_statistics(
+    reference: FIDStatistics, generated: np.ndarray | torch.Tensor | FIDStatistics
+) -> float:
+    """FID of ``generated`` (embeddings ``(N, D)``, or their ``FIDStatistics``) against cached ``reference``
+    statistics: the official ``calculate_frechet_distance(gt_mu, gt_cov, mu, cov)`` after
+    ``calculate_activation_statistics`` of the generated embeddings.
+
+    The same float as ``fid(reference embeddings, generated)`` and ``frechet_distance(gt_mu, gt_cov, mu,
+    cov)``: the same operations, without recomputing the reference's covariance and factor.
+    """
+    if not isinstance(reference, FIDStatistics):
         raise MogenBenchError(
-            f"fid() got embeddings of sizes {mu1.shape[0]} and {mu2.shape[0]}",
+            f"fid_from_statistics() needs the reference as FIDStatistics, got {type(reference).__name__}",
+            field="reference",
+            fix="pass fid_statistics(ground_truth_embeddings), computed once",
+        )
+    if isinstance(generated, FIDStatistics):
+        mu, sigma = generated.mu, generated.sigma
+    else:
+        mu, sigma = activation_statistics(generated)
+    if mu.shape != reference.mu.shape:
+        raise MogenBenchError(
+            f"fid_from_statistics() got embeddings of size {mu.shape[0]} for a reference of size "
+            f"{reference.mu.shape[0]}",
             field="generated",
             fix="embed both sets with the same evaluator",
         )
-    return frechet_distance(mu1, sigma1, mu2, sigma2)
+    diff = reference.mu - mu
+    # sigma is exactly symmetric (activation_statistics fills one triangle from the other), so the
+    # symmetrisation in trace_sqrt_product would return it unchanged
+    root = _trace_sqrt_from_factor(reference.factor, reference.triangular, sigma)
+    return float(diff @ diff + reference.trace + np.trace(sigma) - 2.0 * root)
+
+
+def fid(reference: np.ndarray | torch.Tensor, generated: np.ndarray | torch.Tensor) -> float:
+    """FID between two embedding sets ``(N1, D)`` and ``(N2, D)``.
+
+    This is the official ``evaluate_fid`` step: ``calculate_activation_statistics`` of the ground-truth
+    embeddings and of the generated ones, then ``calculate_frechet_distance(gt_mu, gt_cov, mu, cov)``; the
+    same float as ``frechet_distance`` of the two ``activation_statistics``. Against a reference used more
+    than once, compute ``fid_statistics(reference)`` once and call ``fid_from_statistics``.
+    """
+    return fid_from_statistics(fid_statistics(reference), generated)
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, factor: str = "auto") -> float:
@@ -124,20 +209,43 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, factor: str = 
         raise ValueError(f"factor must be 'auto' or 'eigh', got {factor!r}")
     s1 = 0.5 * (sigma1 + sigma1.T)
     s2 = 0.5 * (sigma2 + sigma2.T)
-    inner = None
-    if factor == "auto":
+    f, triangular = _factor(s1, cholesky=factor == "auto")
+    return _trace_sqrt_from_factor(f, triangular, s2)
+
+
+def _statistics(mu: np.ndarray, sigma: np.ndarray, *, symmetric: bool) -> FIDStatistics:
+    """``FIDStatistics`` of ``(mu, sigma)``, factoring ``sigma`` as ``trace_sqrt_product`` does."""
+    s = sigma if symmetric else 0.5 * (sigma + sigma.T)
+    f, triangular = _factor(s, cholesky=True)
+    return FIDStatistics(mu=mu, sigma=s, factor=f, triangular=triangular, trace=np.trace(s))
+
+
+def _factor(s1: np.ndarray, *, cholesky: bool) -> tuple[np.ndarray, bool]:
+    """``F`` with ``F F^T = s1`` (symmetric PSD) and whether it is the lower Cholesky factor.
+
+    The Cholesky factor when ``cholesky`` and ``s1`` is positive definite, else ``V sqrt(w)`` from
+    ``s1 = V diag(w) V^T`` with rounding-level eigenvalues zeroed.
+    """
+    if cholesky:
         try:
-            f = scipy.linalg.cholesky(s1, lower=True, check_finite=False)
+            return scipy.linalg.cholesky(s1, lower=True, check_finite=False), True
         except np.linalg.LinAlgError:
             pass  # singular or numerically indefinite: the eigen route below handles it
-        else:
-            # F^T (S2 F) with F triangular: two triangular products, half the work of two full ones
-            inner = dtrmm(1.0, f, dtrmm(1.0, f, s2, side=1, lower=1), side=0, lower=1, trans_a=1)
-    if inner is None:
-        w, v = np.linalg.eigh(s1)
-        f = v * np.sqrt(_zero_rounding(w))
+    w, v = np.linalg.eigh(s1)
+    return v * np.sqrt(_zero_rounding(w)), False
+
+
+def _trace_sqrt_from_factor(f: np.ndarray, triangular: bool, s2: np.ndarray) -> float:
+    """``sum sqrt(eig(F^T S2 F))`` = ``tr(sqrt(S1 S2))`` for ``F F^T = S1`` and a symmetric PSD ``s2``."""
+    if triangular:
+        # F^T (S2 F) with F triangular: two triangular products, half the work of two full ones, in place on
+        # one Fortran-order copy of S2 (= S2^T, whose memory is already in Fortran order: a plain copy)
+        product = dtrmm(1.0, f, np.array(s2.T, order="F"), side=1, lower=1, overwrite_b=1)
+        inner = dtrmm(1.0, f, product, side=0, lower=1, trans_a=1, overwrite_b=1)
+    else:
         inner = f.T @ s2 @ f
-    eigenvalues = np.linalg.eigvalsh(0.5 * (inner + inner.T))
+    # F^T S2 F is symmetric up to rounding; eigvalsh reads its lower triangle only
+    eigenvalues = np.linalg.eigvalsh(inner, UPLO="L")
     return float(np.sqrt(_zero_rounding(eigenvalues)).sum())
 
 

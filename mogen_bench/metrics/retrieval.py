@@ -11,8 +11,8 @@ composition loader keeps it: ``drop_last=False`` here scores it as one smaller p
 only the first of duplicated captions within a pool and rescales the count; that needs the captions and is
 not done here.)
 
-Here all pools are scored at once as a ``(P, 32, 32)`` array, in float64. Differences from the official
-float32 code, none of which changes a published number beyond rounding:
+Here the pools are scored a block at a time as ``(P, 32, 32)`` arrays, in float64. Differences from the
+official float32 code, none of which changes a published number beyond rounding:
 
 - distances use ``sqrt(max(|a|^2 + |b|^2 - 2 a.b, 0))`` in float64 (the official float32 version has no
   clamp and returns NaN for near-identical vectors); for MM-Dist, pairs close enough for that expansion to
@@ -86,7 +86,6 @@ def retrieval_metrics(
             field="top_k",
             fix="use the published pool_size=32, top_k=3",
         )
-    t, m = t.astype(np.float64, copy=False), m.astype(np.float64, copy=False)
     n = t.shape[0]
     full = n // pool_size
     if full == 0 and (drop_last or n == 0):
@@ -171,7 +170,8 @@ def _distances(text: np.ndarray, motion: np.ndarray) -> np.ndarray:
 
 
 def _squared_norms(x: np.ndarray) -> np.ndarray:
-    return np.einsum("...d,...d->...", x, x)
+    # a (1, D) x (D, 1) product per row: BLAS dot products, ~2.5x faster than einsum's loop
+    return np.matmul(x[..., None, :], x[..., :, None])[..., 0, 0]
 
 
 def _squared_distances(
@@ -186,7 +186,30 @@ def _squared_distances(
 
 
 def _score_pools(text: np.ndarray, motion: np.ndarray, top_k: int) -> tuple[np.ndarray, float]:
-    """Top-1..top-k hit counts ``(top_k,)`` and the sum of own-pair distances over pools ``(P, S, D)``."""
+    """Top-1..top-k hit counts ``(top_k,)`` and the sum of own-pair distances over pools ``(P, S, D)``.
+
+    Pools go in blocks of about 2 MB of float64 per side, cast from the input dtype block by block: no
+    full-size float64 copy (two fresh 18 MB arrays per call at the published size, whose page faults cost
+    more than the distances).
+    """
+    pools, size, dim = text.shape
+    block = max(1, _BLOCK_VALUES // (size * dim))
+    hits = np.zeros(top_k, dtype=np.int64)
+    distance_sum = 0.0
+    for start in range(0, pools, block):
+        t = text[start : start + block].astype(np.float64, copy=False)
+        m = motion[start : start + block].astype(np.float64, copy=False)
+        block_hits, block_sum = _score_block(t, m, top_k)
+        hits += block_hits
+        distance_sum += block_sum
+    return hits, distance_sum
+
+
+_BLOCK_VALUES = 1 << 18  # float64 values per side and block: 2 MB, cache-sized
+
+
+def _score_block(text: np.ndarray, motion: np.ndarray, top_k: int) -> tuple[np.ndarray, float]:
+    """``_score_pools`` of one block of float64 pools ``(P, S, D)``."""
     text_norms, motion_norms = _squared_norms(text), _squared_norms(motion)
     squared = _squared_distances(text, motion, text_norms, motion_norms)
     own = np.diagonal(squared, axis1=1, axis2=2).copy()
