@@ -235,3 +235,53 @@ def test_kit_skating_settings_are_the_humanml3d_ones_in_millimetres():
     np.testing.assert_array_equal(foot_skating_ratio(joints * 1000, **millimetres), ratios)
     with pytest.raises(MogenBenchError, match="no foot-skating settings"):
         skating_settings("bvh-60")
+
+
+def test_cli_train_evaluator_then_evaluate(tmp_path):
+    """The commands a user types: train the evaluator, train a model, evaluate it and the real motions."""
+    from click.testing import CliRunner
+
+    from mogen_bench.cli import cli
+    from mogen_bench.data.writer import prepare_dataset
+    from tests.record_source import RecordSource
+    from tests.tiny_runs import TINY, _records
+
+    # 36 test motions: one pool of 32.
+    source = RecordSource(tmp_path / "in", _records(60, test_from=24), representation="humanml3d-263")
+    data = str(prepare_dataset(source, tmp_path / "ds").folder)
+    runner = CliRunner()
+
+    def ok(*args):
+        result = runner.invoke(cli, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ok(
+        "train",
+        "evaluator",
+        "--preset",
+        "tiny",
+        "--dataset",
+        data,
+        "--out",
+        tmp_path / "eval",
+        "--set",
+        "train.max_steps=3",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        'data.feature_cache=""',
+        "--no-progress",
+    )
+    sets = [arg for item in [*TINY, "train.max_steps=2", "data.max_frames=196"] for arg in ("--set", item)]
+    ok("train", "mdm", "--dataset", data, "--out", tmp_path / "mdm", *sets, "--no-progress")
+    common = ["--dataset", data, "--evaluator", tmp_path / "eval", "--replications", "1", "--no-progress"]
+    output = ok("evaluate", tmp_path / "mdm", *common)
+    assert "R_precision_top1" in output and "FID" in output
+    ok("evaluate", "--real", *common, "--out", tmp_path / "real.json")
+    (entry,) = read_results(tmp_path / "mdm" / "results.json")["evaluations"]
+    assert entry["evaluator"]["name"] == "contrastive" and entry["protocol"]["id"] == "t2m@1"
+    assert entry["num_motions"] == 36
+    assert read_results(tmp_path / "real.json")["evaluations"][0]["model"]["real"]
+    result = runner.invoke(cli, ["evaluate", str(tmp_path / "mdm"), *map(str, common), "--split", "val"])
+    assert result.exit_code == 1 and "no 'val' split" in result.output

@@ -196,3 +196,11 @@ def test_tiny_mdm_learns_mogen_synth_on_a_cpu(tmp_path):
     assert losses[-1] < 0.5 * losses[0]
     generated = load_run(out).model.generate(["a person raises the left arm"], 60, seed=0)
     assert generated.features.shape[1] == 60 and torch.isfinite(generated.features).all()
+
+
+def test_too_few_motions_for_one_batch_is_refused_before_the_run_folder(tiny_dataset, tmp_path):
+    message = str(
+        _error(_train, tiny_dataset, tmp_path / "never", "train.batch_size=64", "train.max_steps=1")
+    )
+    assert "fewer than one batch of 64" in message
+    assert not (tmp_path / "never").exists()

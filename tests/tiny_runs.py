@@ -30,17 +30,17 @@ TINY = [
 ]
 
 
-def _records() -> list[MotionRecord]:
+def _records(count: int = 28, test_from: int = 24) -> list[MotionRecord]:
     rng = np.random.default_rng(3)
     verbs = ["walks", "jumps", "waves", "kicks", "turns", "sits"]
     # Each verb has its own motion pattern, so a model that reads the text can learn the data.
     patterns = rng.normal(0.0, 1.0, (len(verbs), DIMS))
     records = []
-    for i in range(28):
+    for i in range(count):
         frames = int(rng.integers(12, 60))
         wave = np.sin(np.arange(frames) / 4.0)[:, None]
         features = (patterns[i % 6] * wave + rng.normal(0.0, 0.1, (frames, DIMS))).astype(np.float32)
-        split = "test" if i >= 24 else "train"
+        split = "test" if i >= test_from else "train"
         motion_id = f"m{i:03d}"
         if i % 2:
             cut = frames // 2

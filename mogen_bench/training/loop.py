@@ -250,6 +250,23 @@ def _train(
         context = _context(dataset, data_config)
     model_class.check_context(context)
 
+    sampler = LengthBucketSampler(
+        dataset.crop_lengths,
+        train_config.batch_size,
+        seed=train_config.seed,
+        shuffle=True,
+        drop_last=True,
+        num_replicas=dist.world_size,
+        rank=dist.rank,
+    )
+    if train_config.max_steps > 0 and len(sampler) == 0:
+        # Refused before the run folder is written, so fixing the batch size needs no clean-up.
+        raise MogenBenchError(
+            f"the training split has {len(dataset)} motions, fewer than one batch of "
+            f"{train_config.batch_size} per process",
+            field="train.batch_size",
+            fix="lower train.batch_size",
+        )
     device = dist.device
     torch.manual_seed(seed_for(train_config.seed, "init"))
     model = model_class(sections["model"], context).to(device)
@@ -287,15 +304,6 @@ def _train(
         )
     dist.barrier()
 
-    sampler = LengthBucketSampler(
-        dataset.crop_lengths,
-        train_config.batch_size,
-        seed=train_config.seed,
-        shuffle=True,
-        drop_last=True,
-        num_replicas=dist.world_size,
-        rank=dist.rank,
-    )
     loader_options = {"num_workers": train_config.num_workers, "pin_memory": device.type == "cuda"}
     batches = _batches(dataset, sampler, loader_options, batches_done)
     log = MetricsLog(out / METRICS_FILE, enabled=dist.is_main, resume_step=step if saved else None)
