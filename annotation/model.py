@@ -16,7 +16,7 @@ from annotation.parts import PARTS, TEXT_FIELDS, resolve_text_field
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a motion: a frame interval and its nine texts (overall + seven body parts)."""
+    """One stage of a motion: a frame interval and its eight texts (overall + seven body parts)."""
 
     start_frame: int = field(metadata={"description": "First frame of the stage (inclusive)."})
     end_frame: int = field(metadata={"description": "Frame after the last frame of the stage (exclusive)."})
@@ -49,7 +49,7 @@ class Stage:
 
     @property
     def texts(self) -> dict[str, str | None]:
-        """All nine texts keyed by canonical field name, overall first."""
+        """All eight texts keyed by canonical field name, overall first."""
         return {name: getattr(self, name) for name in TEXT_FIELDS}
 
     @property
