@@ -20,7 +20,7 @@ def humman_json_schema(allow_missing_texts: bool = False) -> dict:
     """The schema of one ``annotations/<motion_id>.json`` file.
 
     With ``allow_missing_texts`` a text may be ``null`` or absent (as in files converted from
-    whole-body captions); by default every stage carries all nine texts, as the release does.
+    whole-body captions); by default every stage carries all eight texts, as the release does.
     """
     stage_fields = {f.name: f for f in fields(Stage) if f.metadata.get("serialised", True)}
     frame = {"type": "integer", "minimum": 0}
