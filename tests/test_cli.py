@@ -48,6 +48,7 @@ def test_help_lists_only_implemented_commands(run):
         "generate",
         "leaderboard",
         "prepare",
+        "quickstart",
         "train",
     ]
     assert sorted(cli.commands["data"].commands) == ["info", "verify"]

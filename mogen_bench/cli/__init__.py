@@ -46,6 +46,7 @@ def _register() -> None:
     from mogen_bench.cli.generate import generate
     from mogen_bench.cli.leaderboard import leaderboard
     from mogen_bench.cli.prepare import prepare
+    from mogen_bench.cli.quickstart import quickstart
     from mogen_bench.cli.train import train
 
     cli.add_command(annotation)
@@ -56,6 +57,7 @@ def _register() -> None:
     cli.add_command(evaluate)
     cli.add_command(leaderboard)
     cli.add_command(convert)
+    cli.add_command(quickstart)
 
 
 _register()
