@@ -149,6 +149,10 @@ class QuickstartOptions:
     seed: int = 0
     force: bool = False
     progress: bool = True
+    #: torch's CPU threads while the quickstart runs (``None``: leave torch's). Its models are small, their
+    #: ops gain little from more threads, and on a busy machine torch's thread pool stalls on every op (the
+    #: tiny size took over 3x the wall time with 2 threads than with 1 on a busy 2-core CPU).
+    threads: int | None = 1
     #: Replaces the size's settings (the tests run the plan with smaller ones).
     settings: QuickstartSettings | None = None
 
@@ -618,8 +622,21 @@ def describe(plan: Plan) -> dict:
 
 def run_quickstart(options: QuickstartOptions) -> QuickstartResult:
     """Build the plan of ``options``, run it, and collect the leaderboard of its results."""
+    import torch
+
     from leaderboard.report import build
 
-    result = run_plan(build_plan(options))
+    plan = build_plan(options)
+    if options.threads is not None and options.threads < 1:
+        raise MogenBenchError(
+            f"--threads must be >= 1, got {options.threads}", field="threads", fix="e.g. --threads 1"
+        )
+    before = torch.get_num_threads()
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    try:
+        result = run_plan(plan)
+    finally:
+        torch.set_num_threads(before)
     result.report = build(results_files(result.plan.paths), PUBLISHED)
     return result

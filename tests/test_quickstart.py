@@ -137,6 +137,9 @@ def test_bad_options_are_refused(tmp_path):
         build_plan(QuickstartOptions(out=tmp_path, size="huge"))
     with pytest.raises(MogenBenchError, match="--seed must be >= 0"):
         build_plan(QuickstartOptions(out=tmp_path, seed=-1))
+    with pytest.raises(MogenBenchError, match="--threads must be >= 1"):
+        run_quickstart(QuickstartOptions(out=tmp_path / "qs", threads=0))
+    assert not (tmp_path / "qs").exists()
 
 
 # --------------------------------------------------------------------------- the plan
