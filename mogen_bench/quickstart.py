@@ -149,9 +149,9 @@ class QuickstartOptions:
     seed: int = 0
     force: bool = False
     progress: bool = True
-    #: torch's CPU threads while the quickstart runs (``None``: leave torch's). Its models are small, their
-    #: ops gain little from more threads, and on a busy machine torch's thread pool stalls on every op (the
-    #: tiny size took over 3x the wall time with 2 threads than with 1 on a busy 2-core CPU).
+    #: torch's CPU threads while the quickstart runs (``None``: leave torch's). One is the safe choice for
+    #: its small models: on a busy 2-core CPU torch's thread pool stalls on every op (tiny: 547 s wall with
+    #: 2 threads, 168 s with 1), on a quiet one 2 threads gain less (123 s against 173 s).
     threads: int | None = 1
     #: Replaces the size's settings (the tests run the plan with smaller ones).
     settings: QuickstartSettings | None = None
@@ -261,7 +261,7 @@ def training_overrides(spec: ModelSpec, settings: QuickstartSettings, seed: int,
         # PriorMDM's presets train nothing (max_steps = 0): its run is the prior's weights and its sampler.
         overrides = [f"model.prior_run={json.dumps(str(paths.run(spec.prior).resolve()))}"]
     else:
-        steps = settings.evaluator_steps if spec is EVALUATOR else settings.model_steps
+        steps = _steps(spec, settings)
         overrides = [
             f"train.max_steps={steps}",
             f"train.batch_size={settings.batch_size}",
