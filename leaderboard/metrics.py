@@ -2,9 +2,10 @@
 
 Directions follow the T2M convention of ``eval_protocol.md`` section 6 (the HumanML3D state-of-the-art
 table): R-precision and MultiModality higher is better (↑); FID, MM-Dist and the transition jerk lower is
-better (↓); Diversity is best *closest to the real motions'* value (→), because a generator can raise it
-with noise. FineMoGen's Tables 1-2 print Diversity↑, its Table 3 Diversity→; every table here ranks by →,
-against the board's "Real motions" row (a board without one leaves Diversity unranked).
+better (↓); Diversity (of whole motions, stages or transition windows) is best *closest to the real
+motions'* value (→), because a generator can raise it with noise. FineMoGen's Tables 1-2 print
+Diversity↑, its Table 3 Diversity→; every table here ranks by →, against the board's "Real motions" row
+(a board without one leaves Diversity unranked).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ _ORDER = (
     "stage_R_precision_top1",
     "stage_R_precision_top3",
     "stage_FID",
+    "stage_Diversity",
+    "stage_MultiModality",
+    "transition_FID",
+    "transition_Diversity",
     "transition_peak_jerk",
     "transition_AUJ",
 )
@@ -43,6 +48,10 @@ _LABELS = {
     "stage_R_precision_top1": "Stage Top-1",
     "stage_R_precision_top3": "Stage Top-3",
     "stage_FID": "Stage FID",
+    "stage_Diversity": "Stage Diversity",
+    "stage_MultiModality": "Stage MModality",
+    "transition_FID": "Transition FID",
+    "transition_Diversity": "Transition Diversity",
     "transition_peak_jerk": "Peak jerk",
     "transition_AUJ": "AUJ",
 }
@@ -50,7 +59,7 @@ _LABELS = {
 
 def direction(metric: str) -> str:
     """``higher``, ``lower`` or ``closer`` (to the real motions) for a metric name."""
-    if metric == "Diversity":
+    if metric.endswith("Diversity"):  # Diversity, stage_Diversity, transition_Diversity
         return CLOSER
     if "FID" in metric or metric == "MM_Dist" or metric.startswith("transition_"):
         return LOWER

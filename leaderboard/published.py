@@ -22,9 +22,9 @@ the aliases in ``DATASET_ALIASES``), its split is ``test`` (mogen-bench's BABEL 
 papers evaluate on) and, for ``t2m@1``, its evaluator is Guo et al.'s T2M evaluator (``evaluator.name ==
 "t2m"``, the official ``finest.tar`` loaded by mogen-bench). Table 3's evaluator is not public, so its rows
 join any evaluator's composition board and say so in their note. Table 3's "R Precision" (top-k not
-stated; MDM-lineage tables give top-3) and "FID" are placed under ``stage_R_precision_top3`` and
-``stage_FID`` (PriorMDM scores each composed interval against its own text, as composition@1's per-stage
-metrics do).
+stated; MDM-lineage tables give top-3), "FID", "Diversity" and "MultiModality" are placed under
+``stage_R_precision_top3``, ``stage_FID``, ``stage_Diversity`` and ``stage_MultiModality`` (PriorMDM scores
+each composed interval, handshakes excluded, against its own text, as composition@1's per-stage metrics do).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _T2M_COLUMNS = (
     "Diversity",
     "MultiModality",
 )
-_COMPOSITION_COLUMNS = ("stage_R_precision_top3", "stage_FID", "Diversity", "MultiModality")
+_COMPOSITION_COLUMNS = ("stage_R_precision_top3", "stage_FID", "stage_Diversity", "stage_MultiModality")
 
 #: Dataset names a published table matches (results' ``dataset.source`` or ``dataset.name``, lower case).
 DATASET_ALIASES = {

@@ -68,6 +68,8 @@ _T2M = {
     "transitions": False,
     "transition_window": 30,
     "stage_min_frames": 20,
+    "stage_handshake": 20,
+    "transition_fid_window": 60,
 }
 STANDARD_PROTOCOLS: dict[str, dict] = {
     "t2m@1": _T2M,

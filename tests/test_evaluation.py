@@ -27,6 +27,26 @@ SMALL = {
 }
 
 
+#: ``composition@1`` scaled to 40-frame crops: 4-frame handshakes, 12-frame transition windows.
+COMPOSITION = {
+    **SMALL,
+    "stage_min_frames": 5,
+    "transition_window": 8,
+    "stage_handshake": 4,
+    "transition_fid_window": 12,
+}
+COMPOSITION_METRICS = (
+    "stage_R_precision_top1",
+    "stage_FID",
+    "stage_Diversity",
+    "stage_MultiModality",
+    "transition_FID",
+    "transition_Diversity",
+    "transition_peak_jerk",
+    "transition_AUJ",
+)
+
+
 class FakeEvaluator:
     """A deterministic, part-aware stand-in: a fixed projection of mean features, hashed texts."""
 
@@ -126,7 +146,7 @@ def test_same_seed_same_numbers_and_the_entry_is_replaced(first, tiny_dataset, t
 
 
 def test_composition_scores_stages_and_transitions(tiny_dataset, tiny_run, tmp_path):
-    changes = {**SMALL, "stage_min_frames": 5, "transition_window": 8}
+    changes = {**COMPOSITION, "mm_times": 4}
     entry = evaluate(
         _job(
             tiny_dataset,
@@ -137,10 +157,26 @@ def test_composition_scores_stages_and_transitions(tiny_dataset, tiny_run, tmp_p
         )
     )
     metrics = entry["metrics"]
-    for name in ("stage_R_precision_top1", "stage_FID", "transition_peak_jerk", "transition_AUJ"):
+    for name in COMPOSITION_METRICS:
         assert np.isfinite(metrics[name]["mean"]), name
     assert 0 <= metrics["stage_R_precision_top1"]["mean"] <= metrics["stage_R_precision_top3"]["mean"] <= 1
     assert metrics["transition_peak_jerk"]["mean"] > 0
+    # The real motions' own stages and boundaries are the reference row: far closer to the ground truth
+    # than a model trained for 6 steps, on the same scale for the Diversity ranking.
+    real = evaluate(
+        _job(
+            tiny_dataset,
+            real=True,
+            out=tmp_path / "r.json",
+            protocol="composition@1",
+            protocol_changes=changes,
+        )
+    )["metrics"]
+    for name in ("stage_FID", "transition_FID"):
+        assert 0 <= real[name]["mean"] < 0.2 * metrics[name]["mean"], name
+    for name in ("stage_R_precision_top1", "stage_Diversity", "transition_AUJ"):
+        assert np.isfinite(real[name]["mean"]), name
+    assert "stage_MultiModality" not in real
 
 
 def test_ground_truth_embeddings_are_cached(first):

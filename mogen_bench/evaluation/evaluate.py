@@ -26,11 +26,15 @@ from mogen_bench.evaluation.runner import (
     _embed_part_texts,
     _embed_pass,
     _embed_texts,
+    embed_stage_texts,
     generate_embeddings,
     ground_truth,
     physical_pass,
     score_replication,
+    stage_segments,
+    staged_pass,
     summarise,
+    transition_scores,
 )
 from mogen_bench.evaluators.interface import EmbeddingEvaluator
 from mogen_bench.training.distributed import DistributedContext, seed_for, setup_distributed
@@ -172,9 +176,16 @@ def _evaluate(job: EvaluationJob, protocol: Protocol, info, dist: DistributedCon
                 motions, parts = _embed_pass(evaluator, again, part_level)
                 texts = _embed_texts(evaluator, again)
                 generated = Generated(motions, parts, physical=physical_pass(again, representation))
+                if protocol.transitions:
+                    # The real motions' own stages and boundaries: the reference row of every stage metric.
+                    staged = staged_pass(evaluator, again, protocol, representation)
+                    generated.stage_motions = staged.stage_motions
+                    generated.stage_texts = embed_stage_texts(evaluator, staged.stage_captions)
+                    generated.transition_motions = staged.transition_motions
+                    generated.transitions = transition_scores(staged.jerk_windows, protocol)
                 pass_parts = _embed_part_texts(evaluator, again) if part_level else None
                 progress.advance(len(again))
-                mm = None
+                mm = stage_mm = None
             else:
                 generated = generate_embeddings(
                     sample,
@@ -192,13 +203,13 @@ def _evaluate(job: EvaluationJob, protocol: Protocol, info, dist: DistributedCon
                     progress=progress.advance,
                 )
                 texts, pass_parts = truth.texts, None
-                mm = _multimodality_set(
+                mm, stage_mm = _multimodality_set(
                     sample, evaluator, requests, eval_set, protocol, job.seed, replication, dist
                 )
             if dist.is_main:
                 per_replication.append(
                     score_replication(
-                        truth, texts, generated, protocol, job.seed, replication, mm, pass_parts
+                        truth, texts, generated, protocol, job.seed, replication, mm, pass_parts, stage_mm
                     )
                 )
     entry = {
@@ -249,13 +260,18 @@ def _sampler(run) -> Callable:
 
 
 def _multimodality_set(sample, evaluator, requests, eval_set, protocol, seed, replication, dist):
-    """``(S, R, E)``: ``R = mm_repeats`` generations for each of ``S = mm_num_samples`` chosen motions."""
+    """``(S, R, E)``: ``R = mm_repeats`` generations for each of ``S = mm_num_samples`` chosen motions.
+
+    Under ``composition`` also ``(G, R, E)`` for the ``G`` stage intervals of the chosen multi-stage motions
+    (per-stage MultiModality, handshakes excluded as in PriorMDM's intervals); otherwise ``None``.
+    """
     count = min(protocol.mm_num_samples, len(requests))
     if protocol.mm_repeats <= protocol.mm_times or count == 0:
-        return None
+        return None, None
     rng = np.random.default_rng(seed_for(seed, "mm-choice", replication))
     chosen = np.sort(rng.choice(len(requests), count, replace=False))
     repeated = np.repeat(chosen, protocol.mm_repeats)
+    stages = [eval_set.stages[i] for i in repeated] if protocol.transitions else None
     generated = generate_embeddings(
         sample,
         evaluator,
@@ -266,8 +282,18 @@ def _multimodality_set(sample, evaluator, requests, eval_set, protocol, seed, re
         ("mm", replication),
         seed,
         dist,
+        stages=stages,
+        transitions=False,
     )
-    return generated.motions.reshape(count, protocol.mm_repeats, -1)
+    mm = generated.motions.reshape(count, protocol.mm_repeats, -1)
+    if stages is None or generated.stage_motions is None:
+        return mm, None
+    # Stage rows come motion by motion (each repeat of a motion cuts the same stages): group them by stage.
+    groups: dict[tuple[int, int], list[int]] = {}
+    segments = stage_segments(stages, np.arange(len(repeated)), protocol)
+    for row, (slot, _, _, number) in enumerate(segments):
+        groups.setdefault((slot // protocol.mm_repeats, number), []).append(row)
+    return mm, np.stack([generated.stage_motions[rows] for rows in groups.values()])
 
 
 def _model_entry(run) -> dict:

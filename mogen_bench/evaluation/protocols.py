@@ -10,10 +10,20 @@ constant means a new version, never a silent edit.
   their ground-truth lengths (MDM, MoMask).
 - ``fine@1``: ``t2m@1`` plus part-level R-precision: for every body part, each generated motion's part
   embedding is ranked against the part texts of its pool (needs a part-aware evaluator).
-- ``composition@1``: ``fine@1`` on staged motions generated from their stages, plus FlowMDM's Peak Jerk
-  and Area Under the Jerk at the stage boundaries, and per-stage R-precision and FID: every stage of a
-  multi-stage motion (at least ``stage_min_frames`` long) cut out and scored against its own overall
-  text and the ground truth's stages, as PriorMDM scores the intervals of its long sequences.
+- ``composition@1``: ``fine@1`` on staged motions generated from their stages, plus
+  - per-stage R-precision, FID, Diversity and MultiModality, as PriorMDM scores the intervals of its long
+    sequences (``--eval_on motion``): every stage of a multi-stage motion cut out without the handshake
+    around each of its boundaries (``stage_handshake`` frames centred on the boundary, as our PriorMDM
+    baseline places them) and, if still ``stage_min_frames`` long, scored against its own overall text and
+    the ground truth's stages;
+  - transition FID and Diversity, as PriorMDM scores its transitions (``--eval_on transition``, with
+    text-agnostic metrics only): windows of ``transition_fid_window`` frames centred on every boundary,
+    against the same windows of the ground truth (PriorMDM crops random windows of unrelated clips, its
+    long sequences chaining random texts; here the real motions have real boundaries);
+  - FlowMDM's Peak Jerk and Area Under the Jerk over ``transition_window`` frames at the boundaries.
+  The window sizes are PriorMDM's HumanML3D settings at 20 fps: handshake h = 20 and transition window
+  h + margins = 20 + 40 = 60 frames (its BABEL ones, 30 and 70 at 30 fps, are the same seconds give or
+  take). A window or interval that does not fit in its motion is left out.
 """
 
 from __future__ import annotations
@@ -46,8 +56,13 @@ class Protocol:
     #: Frames around a stage boundary in the jerk window (FlowMDM's ``transition_length``; 30 = its BABEL
     #: setting, 1.5 s at 20 fps); boundaries closer than half of it to a motion's ends are left out.
     transition_window: int = 30
-    #: Shortest stage scored on its own (per-stage R-precision and FID of composed motions).
+    #: Shortest stage interval scored on its own (per-stage metrics of composed motions), handshakes excluded.
     stage_min_frames: int = 20
+    #: Frames around each stage boundary that belong to no stage's interval (PriorMDM's handshake, h // 2
+    #: before the boundary).
+    stage_handshake: int = 20
+    #: Frames of the windows centred on the boundaries whose transition FID and Diversity are scored.
+    transition_fid_window: int = 60
 
     @property
     def id(self) -> str:

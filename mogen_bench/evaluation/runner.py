@@ -58,6 +58,8 @@ class GroundTruth:
     #: Stages of multi-stage motions cut out (``composition``): their motions and overall texts.
     stage_motions: np.ndarray | None = None
     stage_texts: np.ndarray | None = None
+    #: Windows centred on the stage boundaries (``composition``): transition FID and Diversity.
+    transition_motions: np.ndarray | None = None
     _statistics: object = field(default=None, repr=False)
 
     @property
@@ -85,7 +87,16 @@ def _cache_key(
     evaluator: EmbeddingEvaluator, fingerprint: str, split: str, protocol: Protocol, seed: int
 ) -> str:
     # Everything that decides what the ground truth's cache entry holds.
-    names = ("max_frames", "unit_crop", "unit_length", "part_level", "transitions", "stage_min_frames")
+    names = (
+        "max_frames",
+        "unit_crop",
+        "unit_length",
+        "part_level",
+        "transitions",
+        "stage_min_frames",
+        "stage_handshake",
+        "transition_fid_window",
+    )
     crop = {k: getattr(protocol, k) for k in names}
     payload = {
         "evaluator": evaluator.hash(),
@@ -94,7 +105,7 @@ def _cache_key(
         "crop": crop,
         "seed": seed,
         "parts": list(evaluator.parts),
-        "version": 1,
+        "version": 2,  # 2: transition windows, stage intervals without handshakes
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -169,10 +180,12 @@ def ground_truth(
     texts = _embed_texts(evaluator, eval_set)
     part_texts, present = _embed_part_texts(evaluator, eval_set) if part_level else ({}, {})
     jerk = _gt_mean_jerk(eval_set, representation) if protocol.transitions and representation else None
-    stage_motions, stage_texts = (
-        _ground_truth_stages(evaluator, eval_set, protocol) if protocol.transitions else (None, None)
-    )
-    truth = GroundTruth(motions, texts, part_motions, part_texts, present, jerk, stage_motions, stage_texts)
+    truth = GroundTruth(motions, texts, part_motions, part_texts, present, jerk)
+    if protocol.transitions:
+        staged = staged_pass(evaluator, eval_set, protocol)
+        truth.stage_motions = staged.stage_motions
+        truth.stage_texts = embed_stage_texts(evaluator, staged.stage_captions)
+        truth.transition_motions = staged.transition_motions
     if path is not None:
         arrays = {"motions": motions, "texts": texts}
         for part in part_motions:
@@ -181,8 +194,10 @@ def ground_truth(
             arrays[f"part_present:{part}"] = present[part]
         if jerk is not None:
             arrays["mean_jerk"] = np.array(jerk)
-        if stage_motions is not None:
-            arrays["stage_motions"], arrays["stage_texts"] = stage_motions, stage_texts
+        if truth.stage_motions is not None:
+            arrays["stage_motions"], arrays["stage_texts"] = truth.stage_motions, truth.stage_texts
+        if truth.transition_motions is not None:
+            arrays["transition_motions"] = truth.transition_motions
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +222,8 @@ def _from_npz(data) -> GroundTruth:
             np.array(data["stage_motions"]),
             np.array(data["stage_texts"]),
         )
+    if "transition_motions" in data.files:
+        truth.transition_motions = np.array(data["transition_motions"])
     return truth
 
 
@@ -225,20 +242,62 @@ def _gt_mean_jerk(eval_set: EvaluationSet, representation) -> float:
 
 
 # --------------------------------------------------------------------------- stages cut out
-def stage_segments(stages: list[list[dict]], positions, minimum: int) -> list[tuple[int, int, int, int]]:
-    """``(slot, start, end, stage)`` of each stage of a multi-stage motion of ``minimum`` frames or more."""
+#: ``(slot, start, end, stage)``: frames ``[start, end)`` of the motion in batch slot ``slot``, and the stage
+#: (the stage scored, or the stage a transition window leads into).
+Segment = tuple[int, int, int, int]
+
+
+def stage_segments(stages: list[list[dict]], positions, protocol: Protocol) -> list[Segment]:
+    """The intervals of the stages of multi-stage motions scored on their own, handshakes excluded.
+
+    As PriorMDM scores its intervals (``--eval_on motion``) without their handshakes: around every stage
+    boundary ``b`` the handshake ``[b - h // 2, b - h // 2 + h)`` of ``h = protocol.stage_handshake``
+    frames belongs to neither stage (a motion's own ends have none). What is left must be at least
+    ``stage_min_frames`` long.
+    """
+    before = protocol.stage_handshake // 2
+    after = protocol.stage_handshake - before
     out = []
     for slot, position in enumerate(positions):
         motion_stages = stages[position]
         if len(motion_stages) < 2:
             continue
+        last = len(motion_stages) - 1
         for number, stage in enumerate(motion_stages):
-            if stage["end_frame"] - stage["start_frame"] >= minimum:
-                out.append((slot, stage["start_frame"], stage["end_frame"], number))
+            start = stage["start_frame"] + (after if number > 0 else 0)
+            end = stage["end_frame"] - (before if number < last else 0)
+            if end - start >= protocol.stage_min_frames:
+                out.append((slot, start, end, number))
     return out
 
 
-def _embed_segments(evaluator, features: torch.Tensor, segments, ids: list[str]) -> np.ndarray | None:
+def centred_windows(stages: list[dict], length: int, window: int) -> list[tuple[int, int]]:
+    """``(stage, start)`` of the ``window``-frame windows centred on a motion's stage boundaries.
+
+    Window ``[b - window // 2, b - window // 2 + window)`` around the start ``b`` of every stage after the
+    first; windows that would reach past either end of the motion's ``length`` frames are left out.
+    """
+    out = []
+    for number, stage in enumerate(stages[1:], 1):
+        start = stage["start_frame"] - window // 2
+        if start >= 0 and start + window <= length:
+            out.append((number, start))
+    return out
+
+
+def transition_segments(stages: list[list[dict]], positions, lengths, protocol: Protocol) -> list[Segment]:
+    """The ``transition_fid_window``-frame windows centred on the boundaries (PriorMDM's transitions)."""
+    window = protocol.transition_fid_window
+    return [
+        (slot, start, start + window, number)
+        for slot, position in enumerate(positions)
+        for number, start in centred_windows(stages[position], int(lengths[slot]), window)
+    ]
+
+
+def _embed_segments(
+    evaluator, features: torch.Tensor, segments: list[Segment], ids: list[str], what: str
+) -> np.ndarray | None:
     if not segments:
         return None
     longest = max(end - start for _, start, end, _ in segments)
@@ -246,29 +305,96 @@ def _embed_segments(evaluator, features: torch.Tensor, segments, ids: list[str])
     for row, (slot, start, end, _) in enumerate(segments):
         cut[row, : end - start] = features[slot, start:end]
     lengths = torch.tensor([end - start for _, start, end, _ in segments])
-    names = [f"{ids[slot]} stage {number}" for slot, _, _, number in segments]
-    return _finite("stage motion", evaluator.encode_motions(cut, lengths), names)
+    names = [f"{ids[slot]} {what} {number}" for slot, _, _, number in segments]
+    return _finite(f"{what} motion", evaluator.encode_motions(cut, lengths), names)
 
 
-def _ground_truth_stages(evaluator, eval_set: EvaluationSet, protocol: Protocol):
-    motions, texts = [], []
+@dataclass
+class Staged:
+    """What ``composition`` scores in one batch of staged motions (``None`` where there is none)."""
+
+    #: Stage intervals (handshakes excluded) and their stages' overall captions.
+    stage_motions: np.ndarray | None
+    stage_captions: list[str]
+    #: Windows centred on the stage boundaries (transition FID and Diversity).
+    transition_motions: np.ndarray | None
+    #: ``(joints, boundaries, length)`` of every motion with a boundary inside the jerk window.
+    jerk_windows: list
+
+
+def staged_embeddings(
+    evaluator,
+    features: torch.Tensor,
+    lengths,
+    positions,
+    stages: list[list[dict]],
+    ids: list[str],
+    protocol: Protocol,
+    representation=None,
+    transitions: bool = True,
+) -> Staged:
+    """Embeddings of the stage intervals and transition windows of one batch (``positions`` index ``stages``).
+
+    ``transitions=False`` cuts the stages alone (MultiModality needs nothing else); jerk windows need the
+    ``representation`` (to recover joints).
+    """
+    segments = stage_segments(stages, positions, protocol)
+    captions = [stages[positions[slot]][number]["overall"] or "" for slot, _, _, number in segments]
+    staged = Staged(_embed_segments(evaluator, features, segments, ids, "stage"), captions, None, [])
+    if not transitions:
+        return staged
+    windows = transition_segments(stages, positions, lengths, protocol)
+    staged.transition_motions = _embed_segments(evaluator, features, windows, ids, "transition")
+    if representation is not None:
+        joints = None
+        for slot, position in enumerate(positions):
+            length = int(lengths[slot])
+            motion_stages = stages[position]
+            jerk = centred_windows(motion_stages, length, protocol.transition_window)
+            cuts = [motion_stages[number]["start_frame"] for number, _ in jerk]
+            if cuts:
+                joints = representation.to_joints(features.double()).cpu() if joints is None else joints
+                staged.jerk_windows.append((joints[slot], cuts, length))
+    return staged
+
+
+def staged_pass(evaluator, eval_set: EvaluationSet, protocol: Protocol, representation=None) -> Staged:
+    """``staged_embeddings`` over a whole pass of the data; the captions are embedded into ``stage_texts``."""
+    parts: list[Staged] = []
     with torch.no_grad():
         for positions, batch in eval_set.chunks():
-            segments = stage_segments(eval_set.stages, positions, protocol.stage_min_frames)
             ids = [eval_set.motion_ids[i] for i in positions]
-            embedded = _embed_segments(evaluator, batch["features"], segments, ids)
-            if embedded is None:
-                continue
-            motions.append(embedded)
-            captions = [
-                eval_set.stages[positions[slot]][number]["overall"] or "" for slot, _, _, number in segments
-            ]
-            texts.append(
-                _finite("stage text", evaluator.encode_texts(captions, [None] * len(captions)), captions)
+            parts.append(
+                staged_embeddings(
+                    evaluator,
+                    batch["features"],
+                    batch["lengths"],
+                    positions,
+                    eval_set.stages,
+                    ids,
+                    protocol,
+                    representation,
+                )
             )
-    if not motions:
-        return None, None
-    return np.concatenate(motions), np.concatenate(texts)
+    return _join_staged(parts)
+
+
+def _join_staged(parts: list[Staged]) -> Staged:
+    stage = [p.stage_motions for p in parts if p.stage_motions is not None]
+    windows = [p.transition_motions for p in parts if p.transition_motions is not None]
+    return Staged(
+        np.concatenate(stage) if stage else None,
+        [caption for p in parts for caption in p.stage_captions],
+        np.concatenate(windows) if windows else None,
+        [w for p in parts for w in p.jerk_windows],
+    )
+
+
+def embed_stage_texts(evaluator, captions: list[str]) -> np.ndarray | None:
+    if not captions:
+        return None
+    with torch.no_grad():
+        return _finite("stage text", evaluator.encode_texts(captions, [None] * len(captions)), captions)
 
 
 # --------------------------------------------------------------------------- generation
@@ -277,9 +403,13 @@ class Generated:
     motions: np.ndarray
     part_motions: dict[str, np.ndarray]
     transitions: dict[str, float] | None = None
+    #: ``composition``: stage intervals (handshakes excluded) and windows centred on the boundaries.
     stage_motions: np.ndarray | None = None
     #: Per motion: foot skating ratio and mean ground penetration of the recovered joints.
     physical: np.ndarray | None = None
+    transition_motions: np.ndarray | None = None
+    #: Texts of ``stage_motions`` when they are not the ground truth's (a later pass of real motions).
+    stage_texts: np.ndarray | None = None
 
 
 def physical_scores(representation, features: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
@@ -293,11 +423,6 @@ def physical_scores(representation, features: torch.Tensor, lengths: torch.Tenso
         out[usable.numpy(), 0] = foot_skating_ratio(joints[usable], lengths[usable], **settings)
         out[usable.numpy(), 1] = ground_penetration(joints[usable], lengths[usable]).mean
     return out
-
-
-def _boundaries(stages: list[dict], length: int, window: int) -> list[int]:
-    cuts = [s["start_frame"] for s in stages[1:]]
-    return [b for b in cuts if b - window // 2 >= 0 and b - window // 2 + window <= length]
 
 
 def generate_embeddings(
@@ -314,10 +439,13 @@ def generate_embeddings(
     representation=None,
     stages: list[list[dict]] | None = None,
     progress: Callable[[int], None] | None = None,
+    transitions: bool = True,
 ) -> Generated:
     """Embeddings of motions generated for ``requests`` in canonical batches, gathered in canonical order.
 
-    ``sample(stage_lists, seed)`` returns dataset-space features ``(B, T, dims)`` and lengths.
+    ``sample(stage_lists, seed)`` returns dataset-space features ``(B, T, dims)`` and lengths. With
+    ``stages`` (one list per request) the stage intervals are cut out too and, with ``transitions``, the
+    windows around the boundaries (and their jerk, given the ``representation``).
     """
     size = protocol.generation_batch
     batches = [np.arange(s, min(s + size, len(requests))) for s in range(0, len(requests), size)]
@@ -334,18 +462,21 @@ def generate_embeddings(
             if part_level:
                 for part, value in evaluator.encode_part_motions(features, batch_lengths).items():
                     parts[part] = _finite(f"generated {part} motion", value, batch_ids)
-            windows, stage_motions = [], None
+            staged = None
             if stages is not None:
-                segments = stage_segments(stages, positions, protocol.stage_min_frames)
-                stage_motions = _embed_segments(evaluator, features, segments, batch_ids)
-            if stages is not None and representation is not None:
-                joints = representation.to_joints(features.double()).cpu()
-                for slot, position in enumerate(positions):
-                    cuts = _boundaries(stages[position], int(lengths[position]), protocol.transition_window)
-                    if cuts:
-                        windows.append((joints[slot], cuts, int(lengths[position])))
+                staged = staged_embeddings(
+                    evaluator,
+                    features,
+                    lengths[positions],
+                    positions,
+                    stages,
+                    batch_ids,
+                    protocol,
+                    representation,
+                    transitions=transitions,
+                )
         physical = physical_scores(representation, features, batch_lengths) if representation else None
-        mine.append((number, motion, parts, windows, stage_motions, physical))
+        mine.append((number, motion, parts, staged, physical))
         if progress is not None:
             progress(len(positions))
     gathered = [entry for rank_entries in dist.all_gather_objects(mine) for entry in rank_entries]
@@ -355,19 +486,18 @@ def generate_embeddings(
         part: np.concatenate([entry[2][part] for entry in gathered])
         for part in (gathered[0][2] if gathered else {})
     }
-    windows = [w for entry in gathered for w in entry[3]]
-    cut = [entry[4] for entry in gathered if entry[4] is not None]
-    physical = [entry[5] for entry in gathered if entry[5] is not None]
-    return Generated(
-        motions,
-        part_motions,
-        _transition_scores(windows, protocol) if stages is not None else None,
-        np.concatenate(cut) if cut else None,
-        np.concatenate(physical) if physical else None,
-    )
+    physical = [entry[4] for entry in gathered if entry[4] is not None]
+    generated = Generated(motions, part_motions, physical=np.concatenate(physical) if physical else None)
+    if stages is not None:
+        staged = _join_staged([entry[3] for entry in gathered])
+        generated.stage_motions = staged.stage_motions
+        generated.transition_motions = staged.transition_motions
+        if transitions:
+            generated.transitions = transition_scores(staged.jerk_windows, protocol)
+    return generated
 
 
-def _transition_scores(windows: list, protocol: Protocol) -> dict | None:
+def transition_scores(windows: list, protocol: Protocol) -> dict | None:
     if not windows:
         return None
     frames = max(length for _, _, length in windows)
@@ -432,11 +562,13 @@ def score_replication(
     replication: int,
     mm: np.ndarray | None,
     part_texts: tuple[dict, dict] | None = None,
+    stage_mm: np.ndarray | None = None,
 ) -> dict[str, float | np.ndarray]:
     """Every metric of one replication (canonical orders and seeds from ``(seed, replication)``).
 
     ``texts`` (and ``part_texts``: embeddings and presence per part; default the ground truth's) are the
-    texts the motions were made from.
+    texts the motions were made from. ``stage_mm`` holds ``(G, R, E)`` stage intervals: ``R`` generations
+    of each of ``G`` stages (per-stage MultiModality).
     """
     motions = generated.motions
     order = np.random.default_rng(seed_for(seed, "pools", replication)).permutation(len(motions))
@@ -462,17 +594,7 @@ def score_replication(
         embedded, present, generated.part_motions, protocol, parts_seed
     ).items():
         values[f"part_R_precision_top1/{part}"] = float(precision[0])
-    if generated.stage_motions is not None and truth.stage_motions is not None:
-        cut = generated.stage_motions
-        if len(cut) >= protocol.pool_size:
-            order = np.random.default_rng(seed_for(seed, "stage-pools", replication)).permutation(len(cut))
-            staged = retrieval_metrics(
-                truth.stage_texts[order], cut[order], pool_size=protocol.pool_size, top_k=protocol.top_k
-            )
-            values["stage_R_precision_top1"] = float(staged.r_precision[0])
-            values["stage_R_precision_top3"] = float(staged.r_precision[-1])
-        if len(cut) > 1 and len(truth.stage_motions) > 1:
-            values["stage_FID"] = fid(truth.stage_motions, cut)
+    values.update(_stage_scores(truth, generated, protocol, seed, replication, stage_mm))
     if generated.physical is not None and np.isfinite(generated.physical).any():
         values["foot_skating_ratio"] = float(np.nanmean(generated.physical[:, 0]))
         values["ground_penetration"] = float(np.nanmean(generated.physical[:, 1]))
@@ -480,6 +602,48 @@ def score_replication(
         curve = np.asarray(generated.transitions["curve"])
         values["transition_peak_jerk"] = float(generated.transitions["peak_jerk"])
         values["transition_AUJ"] = float(np.abs(curve - truth.mean_jerk).sum())
+    return values
+
+
+def _stage_scores(
+    truth: GroundTruth,
+    generated: Generated,
+    protocol: Protocol,
+    seed: int,
+    replication: int,
+    stage_mm: np.ndarray | None,
+) -> dict[str, float]:
+    """``composition``: per-stage retrieval, FID, Diversity and MultiModality; transition FID and Diversity.
+
+    Each needs enough embeddings: a pool for retrieval, two for FID, more than ``diversity_times`` for
+    Diversity, more than ``mm_times`` generations for MultiModality; what has too few is left out.
+    """
+    values: dict[str, float] = {}
+    cut = generated.stage_motions
+    if cut is not None and truth.stage_motions is not None:
+        texts = generated.stage_texts if generated.stage_texts is not None else truth.stage_texts
+        if len(cut) >= protocol.pool_size:
+            order = np.random.default_rng(seed_for(seed, "stage-pools", replication)).permutation(len(cut))
+            staged = retrieval_metrics(
+                texts[order], cut[order], pool_size=protocol.pool_size, top_k=protocol.top_k
+            )
+            values["stage_R_precision_top1"] = float(staged.r_precision[0])
+            values["stage_R_precision_top3"] = float(staged.r_precision[-1])
+        if len(cut) > 1 and len(truth.stage_motions) > 1:
+            values["stage_FID"] = fid(truth.stage_motions, cut)
+    if cut is not None and len(cut) > protocol.diversity_times:
+        rng = seed_for(seed, "stage-diversity", replication)
+        values["stage_Diversity"] = diversity(cut, rng=rng, times=protocol.diversity_times)
+    if stage_mm is not None and len(stage_mm) and stage_mm.shape[1] > protocol.mm_times:
+        rng = seed_for(seed, "stage-mm", replication)
+        values["stage_MultiModality"] = multimodality(stage_mm, rng=rng, times=protocol.mm_times)
+    windows = generated.transition_motions
+    truth_windows = truth.transition_motions
+    if windows is not None and truth_windows is not None and len(windows) > 1 and len(truth_windows) > 1:
+        values["transition_FID"] = fid(truth.transition_motions, windows)
+    if windows is not None and len(windows) > protocol.diversity_times:
+        rng = seed_for(seed, "transition-diversity", replication)
+        values["transition_Diversity"] = diversity(windows, rng=rng, times=protocol.diversity_times)
     return values
 
 
@@ -499,11 +663,18 @@ def summarise(per_replication: list[dict]) -> dict[str, dict]:
 
 
 __all__ = [
+    "Generated",
     "GroundTruth",
+    "Staged",
     "embedding_cache_folder",
     "evaluation_set",
     "generate_embeddings",
     "ground_truth",
     "score_replication",
+    "stage_segments",
+    "staged_embeddings",
+    "staged_pass",
     "summarise",
+    "transition_scores",
+    "transition_segments",
 ]
