@@ -203,6 +203,13 @@ def test_bad_configs_are_refused(tiny_run, tmp_path):
     other = ModelContext(**{**context.to_dict(), "vocabulary": ["walks"]})
     with pytest.raises(MogenBenchError, match="not the one the prior was trained on"):
         _model(tiny_run, context=other)
+    shifted = ModelContext(**{**context.to_dict(), "mean": [m + 1e-3 for m in context.mean]})
+    with pytest.raises(MogenBenchError, match="normalisation mean is not the prior's") as error:
+        _model(tiny_run, context=shifted)
+    assert error.value.file.endswith("config.json") and "data.normalise" in error.value.fix
+    raw = ModelContext(**{**context.to_dict(), "std": None})
+    with pytest.raises(MogenBenchError, match=r"std is not the prior's .*this run does not"):
+        _model(tiny_run, context=raw)
     with pytest.raises(MogenBenchError, match="no such run folder"):
         _model(tiny_run, prior_run=str(tmp_path / "missing"))
     with pytest.raises(MogenBenchError, match="skip_steps 100 leaves no step"):

@@ -204,3 +204,37 @@ def test_too_few_motions_for_one_batch_is_refused_before_the_run_folder(tiny_dat
     )
     assert "fewer than one batch of 64" in message
     assert not (tmp_path / "never").exists()
+
+
+def test_max_epochs_sets_the_steps_from_the_training_split(tiny_dataset, tmp_path):
+    # 24 training motions in batches of 4: 6 batches per epoch; 3 epochs with 2 batches per step: 9 steps.
+    result = _train(tiny_dataset, tmp_path / "run", "train.max_epochs=3", "train.accumulate=2")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["config"]["train"]["max_epochs"] == 3
+    assert config["config"]["train"]["max_steps"] == 9
+    assert result.step == 9
+    assert load_checkpoint(find_latest_checkpoint(tmp_path / "run"))["batches_done"] == 18
+    with pytest.raises(MogenBenchError, match="max_epochs must be >= 0"):
+        _train(tiny_dataset, tmp_path / "never", "train.max_epochs=-1")
+    # Resuming with a step count replaces the epoch count: 11 steps, not 9.
+    resumed = TrainRequest(
+        "mdm", tiny_dataset, tmp_path / "run", overrides=["train.max_steps=11"], resume=True, progress=False
+    )
+    assert train(resumed).step == 11
+    again = json.loads((tmp_path / "run" / "config.json").read_text())["config"]["train"]
+    assert (again["max_steps"], again["max_epochs"]) == (9, 3)  # config.json keeps the run's first settings
+
+
+def test_a_step_count_on_the_command_line_turns_a_presets_epochs_off(tiny_dataset, tmp_path):
+    from mogen_bench.training.loop import _fresh_config
+
+    def resolved(*overrides: str):
+        from baselines.teach import TEACH
+
+        request = TrainRequest(model="teach", dataset=tiny_dataset, out=tmp_path, preset="paper")
+        request.overrides = list(overrides)
+        return _fresh_config(request, TEACH)["train"]
+
+    assert (resolved().max_epochs, resolved("train.max_steps=500").max_epochs) == (1001, 0)
+    assert resolved("train.max_steps=500").max_steps == 500
+    assert resolved("train.max_steps=500", "train.max_epochs=2").max_epochs == 2

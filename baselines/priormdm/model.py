@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 
 from baselines.priormdm.doubletake import (
@@ -137,6 +138,22 @@ def load_prior(config: PriorMDMConfig, context: ModelContext) -> DiffusionMotion
             field="model.prior_run",
             fix=f"make the run with --dataset {saved.get('dataset', {}).get('path', 'of the prior')}",
         )
+    for name in ("mean", "std"):
+        theirs, ours = getattr(prior_context, name), getattr(context, name)
+        # The prior denoises in its own normalised space; a run with other statistics would feed it (and
+        # denormalise its output with) the wrong ones, silently.
+        same = (theirs is None) == (ours is None) and (
+            theirs is None or np.allclose(theirs, ours, rtol=1e-6, atol=1e-9)
+        )
+        if not same:
+            raise MogenBenchError(
+                f"this run's normalisation {name} is not the prior's (the prior "
+                f"{'works on raw features' if theirs is None else 'normalises its features'}, this run "
+                f"{'does not' if ours is None else 'normalises with other statistics'})",
+                file=where,
+                field="model.prior_run",
+                fix="make the run on the prior's dataset with the prior's data.normalise setting",
+            )
     overrides = {
         "sampler": config.sampler,
         "sampling_steps": config.sampling_steps,

@@ -49,6 +49,11 @@ class TrainConfig:
     """
 
     max_steps: int = 10_000
+    #: Passes over the training split; when > 0 it replaces ``max_steps`` with ``ceil(max_epochs x batches
+    #: per epoch per process / accumulate)``, worked out when the run starts and written to its config.json.
+    #: For recipes that count epochs (TEACH: 1001) on a dataset whose size the preset cannot know. A layer
+    #: (preset, ``--config``, ``--set``) that sets ``max_steps`` alone turns an earlier layer's epochs off.
+    max_epochs: int = 0
     #: Micro batch per process.
     batch_size: int = 64
     #: Micro batches whose gradients are summed into one optimiser step.
@@ -94,6 +99,7 @@ class TrainConfig:
             _at_least(self, name, 0)
         # 0: a model that is not trained (PriorMDM samples with a trained prior) is saved as built.
         _at_least(self, "max_steps", 0)
+        _at_least(self, "max_epochs", 0)
         _at_least(self, "seed", 0)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise MogenBenchError(

@@ -15,6 +15,7 @@ straight run would have drawn: on a CPU, N steps straight and N/2 + resume + N/2
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import math
@@ -60,6 +61,7 @@ from mogen_bench.training.run import CONFIG_FILE, METRICS_FILE
 RESUMABLE_KEYS = frozenset(
     {
         "train.max_steps",
+        "train.max_epochs",
         "train.log_every",
         "train.checkpoint_every",
         "train.keep_checkpoints",
@@ -99,6 +101,15 @@ def _sections(model_class: type[MotionModel]) -> dict[str, type]:
     return {"model": model_class.config_class, "train": TrainConfig, "data": MotionDataConfig}
 
 
+def _counting_steps(layer: dict) -> dict:
+    """A layer that sets ``train.max_steps`` and not ``train.max_epochs`` counts steps: it turns off an
+    earlier layer's epoch count (``--set train.max_steps=500`` on TEACH's paper preset trains 500 steps)."""
+    train = layer.get("train")
+    if isinstance(train, dict) and "max_steps" in train and "max_epochs" not in train:
+        return {**layer, "train": {**train, "max_epochs": 0}}
+    return layer
+
+
 def _fresh_config(request: TrainRequest, model_class: type[MotionModel]) -> dict:
     layers = []
     if request.preset:
@@ -106,7 +117,7 @@ def _fresh_config(request: TrainRequest, model_class: type[MotionModel]) -> dict
     if request.config_file:
         layers.append(load_toml(request.config_file))
     layers.append(parse_overrides(list(request.overrides)))
-    return resolve_sections(_sections(model_class), *layers)
+    return resolve_sections(_sections(model_class), *(_counting_steps(layer) for layer in layers))
 
 
 def _resumed_config(request: TrainRequest, model_class: type[MotionModel], saved: dict) -> dict:
@@ -121,7 +132,7 @@ def _resumed_config(request: TrainRequest, model_class: type[MotionModel], saved
             fix=f"resume without them (only {', '.join(sorted(RESUMABLE_KEYS))} may change), "
             "or start a new run with --out",
         )
-    return resolve_sections(_sections(model_class), saved["config"], overrides)
+    return resolve_sections(_sections(model_class), saved["config"], _counting_steps(overrides))
 
 
 def dataset_fingerprint(folder: Path) -> str:
@@ -259,7 +270,7 @@ def _train(
         num_replicas=dist.world_size,
         rank=dist.rank,
     )
-    if train_config.max_steps > 0 and len(sampler) == 0:
+    if (train_config.max_steps > 0 or train_config.max_epochs > 0) and len(sampler) == 0:
         # Refused before the run folder is written, so fixing the batch size needs no clean-up.
         raise MogenBenchError(
             f"the training split has {len(dataset)} motions, fewer than one batch of "
@@ -267,6 +278,11 @@ def _train(
             field="train.batch_size",
             fix="lower train.batch_size",
         )
+    if train_config.max_epochs > 0:
+        # Every process draws len(sampler) batches per epoch; a step takes ``accumulate`` of them.
+        steps = math.ceil(train_config.max_epochs * len(sampler) / train_config.accumulate)
+        train_config = dataclasses.replace(train_config, max_steps=steps)
+        sections["train"] = train_config
     device = dist.device
     torch.manual_seed(seed_for(train_config.seed, "init"))
     model = model_class(sections["model"], context).to(device)
