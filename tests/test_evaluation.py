@@ -321,3 +321,30 @@ def test_cli_train_evaluator_then_evaluate(tmp_path):
     assert read_results(tmp_path / "real.json")["evaluations"][0]["model"]["real"]
     result = runner.invoke(cli, ["evaluate", str(tmp_path / "mdm"), *map(str, common), "--split", "val"])
     assert result.exit_code == 1 and "no 'val' split" in result.output
+    # Protocol constants from the command line: a variant, recorded with its constants.
+    changes = [
+        "--set",
+        "protocol.pool_size=8",
+        "--set",
+        "protocol.mm_repeats=3",
+        "--set",
+        "protocol.mm_times=2",
+    ]
+    ok("evaluate", "--real", *common, *changes, "--out", tmp_path / "variant.json")
+    (variant,) = read_results(tmp_path / "variant.json")["evaluations"]
+    constants = variant["protocol"]["constants"]
+    assert (constants["pool_size"], constants["mm_repeats"], constants["replications"]) == (8, 3, 1)
+    for bad, message in [
+        ("protocol.pool_sise=8", "no constant 'pool_sise'"),
+        ("protocol.pool_size=eight", "pool_size must be a whole number >= 0, got 'eight'"),
+        ("protocol.part_level=1", "part_level must be true or false"),
+        ("train.lr=1", "changes protocol constants only, not 'train'"),
+    ]:
+        result = runner.invoke(cli, ["evaluate", "--real", *map(str, common), "--set", bad])
+        assert result.exit_code == 1 and message in result.output, (bad, result.output)
+    assert (
+        "did you mean 'pool_size'"
+        in runner.invoke(
+            cli, ["evaluate", "--real", *map(str, common), "--set", "protocol.pool_sise=8"]
+        ).output
+    )

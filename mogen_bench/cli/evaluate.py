@@ -21,6 +21,13 @@ import click
 )
 @click.option("--protocol", default="t2m@1", help="t2m@1, fine@1 or composition@1.")
 @click.option("--replications", type=int, default=None, help="Override the protocol's 20 replications.")
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    metavar="protocol.KEY=VALUE",
+    help="Change a protocol constant (e.g. protocol.mm_repeats=10): a variant, recorded in the result.",
+)
 @click.option("--split", default="test")
 @click.option("--seed", default=0, type=int)
 @click.option(
@@ -39,6 +46,7 @@ def evaluate(
     glove: Path | None,
     protocol: str,
     replications: int | None,
+    changes: tuple[str, ...],
     split: str,
     seed: int,
     real: bool,
@@ -51,8 +59,18 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
+    from mogen_bench.errors import MogenBenchError
     from mogen_bench.evaluation import EvaluationJob
     from mogen_bench.evaluation import evaluate as run_evaluation
+    from mogen_bench.training.config import parse_overrides
+
+    layer = parse_overrides(list(changes))
+    if set(layer) - {"protocol"}:
+        raise MogenBenchError(
+            f"evaluate --set changes protocol constants only, not {sorted(set(layer) - {'protocol'})[0]!r}",
+            field="--set",
+            fix="write --set protocol.KEY=VALUE, e.g. --set protocol.mm_repeats=10",
+        )
 
     entry = run_evaluation(
         EvaluationJob(
@@ -62,6 +80,7 @@ def evaluate(
             real=real,
             protocol=protocol,
             replications=replications,
+            protocol_changes=layer.get("protocol"),
             split=split,
             seed=seed,
             out=out,

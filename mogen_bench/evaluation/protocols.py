@@ -73,9 +73,25 @@ class Protocol:
 
     def with_changes(self, **changes) -> Protocol:
         """A variant (e.g. fewer replications for a quick look); its results say so in ``constants``."""
-        unknown = sorted(set(changes) - set(self.constants()))
+        constants = self.constants()
+        unknown = sorted(set(changes) - set(constants))
         if unknown:
-            raise MogenBenchError(f"protocols have no constant {unknown[0]!r}", field="protocol")
+            close = difflib.get_close_matches(unknown[0], list(constants), n=1)
+            raise MogenBenchError(
+                f"protocols have no constant {unknown[0]!r}",
+                field="protocol",
+                fix=(f"did you mean {close[0]!r}? " if close else "") + f"constants: {', '.join(constants)}",
+            )
+        for name, value in changes.items():
+            kind = type(constants[name])
+            # bool is an int in Python: a count given as true, or a flag given as 1, is still refused.
+            if type(value) is not kind or (kind is int and value < 0):
+                wanted = "true or false" if kind is bool else "a whole number >= 0"
+                raise MogenBenchError(
+                    f"protocol constant {name} must be {wanted}, got {value!r}",
+                    field=f"protocol.{name}",
+                    fix=f"e.g. {name}={str(constants[name]).lower()} (the protocol's own value)",
+                )
         return replace(self, **changes)
 
 
