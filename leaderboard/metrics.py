@@ -1,16 +1,18 @@
 """What the leaderboard knows about each metric: its direction, its column label and its place in a table.
 
 Directions follow the T2M convention of ``eval_protocol.md`` section 6 (the HumanML3D state-of-the-art
-table): R-precision and MultiModality higher is better (↑); FID, MM-Dist and the transition jerk lower is
-better (↓); Diversity (of whole motions, stages or transition windows) is best *closest to the real
-motions'* value (→), because a generator can raise it with noise. FineMoGen's Tables 1-2 print
-Diversity↑, its Table 3 Diversity→; every table here ranks by →, against the board's "Real motions" row
-(a board without one leaves Diversity unranked).
+table): R-precision and MultiModality higher is better (↑); FID, MM-Dist, the transition jerk, foot
+skating and ground penetration lower is better (↓); Diversity (of whole motions, stages or transition
+windows) is best *closest to the real motions'* value (→), because a generator can raise it with noise.
+FineMoGen's Tables 1-2 print Diversity↑, its Table 3 Diversity→; every table here ranks by →, against the
+board's "Real motions" row (a board without one leaves Diversity unranked).
 """
 
 from __future__ import annotations
 
 HIGHER, LOWER, CLOSER = "higher", "lower", "closer"
+#: GMD's foot skating ratio and the mean ground penetration: physical errors, lower is better.
+_PHYSICAL = ("foot_skating_ratio", "ground_penetration")
 ARROWS = {HIGHER: "↑", LOWER: "↓", CLOSER: "→"}
 
 #: Canonical body-part order of part-level metrics (DESIGN.md).
@@ -35,6 +37,8 @@ _ORDER = (
     "transition_Diversity",
     "transition_peak_jerk",
     "transition_AUJ",
+    "foot_skating_ratio",
+    "ground_penetration",
 )
 
 _LABELS = {
@@ -54,6 +58,8 @@ _LABELS = {
     "transition_Diversity": "Transition Diversity",
     "transition_peak_jerk": "Peak jerk",
     "transition_AUJ": "AUJ",
+    "foot_skating_ratio": "Skating",
+    "ground_penetration": "Penetration",
 }
 
 
@@ -61,7 +67,7 @@ def direction(metric: str) -> str:
     """``higher``, ``lower`` or ``closer`` (to the real motions) for a metric name."""
     if metric.endswith("Diversity"):  # Diversity, stage_Diversity, transition_Diversity
         return CLOSER
-    if "FID" in metric or metric == "MM_Dist" or metric.startswith("transition_"):
+    if "FID" in metric or metric == "MM_Dist" or metric.startswith("transition_") or metric in _PHYSICAL:
         return LOWER
     return HIGHER
 

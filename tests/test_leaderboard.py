@@ -424,6 +424,11 @@ def test_diversity_direction_convention():
         "↑",
     ]
     assert metric_info.arrow("transition_AUJ") == "↓" and metric_info.arrow("stage_FID") == "↓"
+    composition = ("stage_Diversity", "transition_Diversity", "transition_FID", "stage_MultiModality")
+    assert [metric_info.arrow(m) for m in composition] == ["→", "→", "↓", "↑"]
+    # Physical errors: less is better.
+    assert metric_info.arrow("foot_skating_ratio") == metric_info.arrow("ground_penetration") == "↓"
+    assert metric_info.label("foot_skating_ratio") == "Skating"
     assert metric_info.label("part_R_precision_top1/left_arm") == "Part Top-1 (left arm)"
     assert metric_info.ordered(["FID", "part_R_precision_top1/head", "R_precision_top1", "stage_FID"]) == [
         "R_precision_top1",

@@ -214,6 +214,9 @@ def test_max_epochs_sets_the_steps_from_the_training_split(tiny_dataset, tmp_pat
     assert config["config"]["train"]["max_steps"] == 9
     assert result.step == 9
     assert load_checkpoint(find_latest_checkpoint(tmp_path / "run"))["batches_done"] == 18
+    # checkpoint_every = 0: one checkpoint, at the end.
+    _train(tiny_dataset, tmp_path / "end", "train.max_steps=4", "train.checkpoint_every=0")
+    assert [p.name for p in (tmp_path / "end" / "checkpoints").iterdir()] == ["step-00000004.pt"]
     with pytest.raises(MogenBenchError, match="max_epochs must be >= 0"):
         _train(tiny_dataset, tmp_path / "never", "train.max_epochs=-1")
     # Resuming with a step count replaces the epoch count: 11 steps, not 9.

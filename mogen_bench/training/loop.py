@@ -385,7 +385,8 @@ def _train(
                     }
                 )
                 sums, window_start, window_samples, window_steps = {}, time.perf_counter(), 0, 0
-            if step % train_config.checkpoint_every == 0 or step == end:
+            every = train_config.checkpoint_every  # 0: only at the end
+            if (every and step % every == 0) or step == end:
                 last_checkpoint = _save(
                     out, model_class, model, optimizer, scheduler, ema, generator, step, batches_done, dist
                 )
