@@ -241,3 +241,19 @@ def test_a_step_count_on_the_command_line_turns_a_presets_epochs_off(tiny_datase
     assert (resolved().max_epochs, resolved("train.max_steps=500").max_epochs) == (1001, 0)
     assert resolved("train.max_steps=500").max_steps == 500
     assert resolved("train.max_steps=500", "train.max_epochs=2").max_epochs == 2
+
+
+def test_max_minutes_stops_at_the_first_step_past_the_budget(tiny_dataset, tmp_path):
+    # A budget of 6 ms: spent after the first step, which is logged and checkpointed as the run's last.
+    result = _train(tiny_dataset, tmp_path / "run", "train.max_steps=50", "train.max_minutes=1e-4")
+    assert result.step == 1 and result.checkpoint.name == "step-00000001.pt"
+    (record,) = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert record["step"] == 1 and record["stopped"] == "max_minutes"
+    assert (
+        "stopped"
+        not in read_metrics(
+            _train(tiny_dataset, tmp_path / "all", "train.max_steps=2").run_dir / "metrics.jsonl"
+        )[-1]
+    )
+    with pytest.raises(MogenBenchError, match="max_minutes must be >= 0"):
+        _train(tiny_dataset, tmp_path / "never", "train.max_minutes=-1")

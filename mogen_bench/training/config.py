@@ -54,6 +54,10 @@ class TrainConfig:
     #: For recipes that count epochs (TEACH: 1001) on a dataset whose size the preset cannot know. A layer
     #: (preset, ``--config``, ``--set``) that sets ``max_steps`` alone turns an earlier layer's epochs off.
     max_epochs: int = 0
+    #: A wall-clock budget (minutes of this invocation's training, 0: none): the run stops at the first step
+    #: boundary past it, logs and checkpoints that step. For comparisons at equal training time; the step
+    #: reached depends on the machine, so such a run is not reproducible step for step.
+    max_minutes: float = 0.0
     #: Micro batch per process.
     batch_size: int = 64
     #: Micro batches whose gradients are summed into one optimiser step.
@@ -105,7 +109,7 @@ class TrainConfig:
             raise MogenBenchError(
                 f"lr must be a positive number, got {self.lr}", field="lr", fix="use e.g. 1e-4"
             )
-        for name in ("weight_decay", "grad_clip"):
+        for name in ("weight_decay", "grad_clip", "max_minutes"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise MogenBenchError(

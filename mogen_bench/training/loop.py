@@ -62,6 +62,7 @@ RESUMABLE_KEYS = frozenset(
     {
         "train.max_steps",
         "train.max_epochs",
+        "train.max_minutes",
         "train.log_every",
         "train.checkpoint_every",
         "train.keep_checkpoints",
@@ -335,6 +336,7 @@ def _train(
     losses_out: dict[str, float] = {}
     sums: dict[str, float] = {}
     window_start, window_samples, window_steps = time.perf_counter(), 0, 0
+    budget = _Budget(train_config.max_minutes, dist)
     model.train()
     with progress, log:
         while step < end:
@@ -368,8 +370,10 @@ def _train(
             step += 1
             window_steps += 1
             progress.update(step, sums.get("loss", math.nan) / window_steps)
+            out_of_time = budget.spent()
+            last = step == end or out_of_time
 
-            if step % train_config.log_every == 0 or step == end:
+            if step % train_config.log_every == 0 or last:
                 elapsed = time.perf_counter() - window_start
                 means = {k: v / window_steps for k, v in sums.items()}
                 means = dist.reduce_mean_dict(means)
@@ -382,22 +386,41 @@ def _train(
                         "lr": scheduler.get_last_lr()[0],
                         "samples_per_s": window_samples * dist.world_size / max(elapsed, 1e-9),
                         "steps_per_s": window_steps / max(elapsed, 1e-9),
+                        **({"stopped": "max_minutes"} if out_of_time else {}),
                     }
                 )
                 sums, window_start, window_samples, window_steps = {}, time.perf_counter(), 0, 0
             every = train_config.checkpoint_every  # 0: only at the end
-            if (every and step % every == 0) or step == end:
+            if (every and step % every == 0) or last:
                 last_checkpoint = _save(
                     out, model_class, model, optimizer, scheduler, ema, generator, step, batches_done, dist
                 )
                 if dist.is_main:
                     prune_checkpoints(out, train_config.keep_checkpoints)
+            if out_of_time:
+                break
         if end == 0:
             # train.max_steps = 0: the model as built is the run's model (PriorMDM holds its trained prior).
             last_checkpoint = _save(
                 out, model_class, model, optimizer, scheduler, ema, generator, step, batches_done, dist
             )
     return TrainResult(run_dir=out, step=step, checkpoint=last_checkpoint, last_losses=losses_out)
+
+
+class _Budget:
+    """``train.max_minutes`` from now; every process stops at the same step (rank 0's clock decides)."""
+
+    def __init__(self, minutes: float, dist: DistributedContext):
+        self.deadline = time.perf_counter() + 60.0 * minutes if minutes > 0 else None
+        self.dist = dist
+
+    def spent(self) -> bool:
+        if self.deadline is None:
+            return False
+        late = time.perf_counter() >= self.deadline
+        if self.dist.world_size > 1:
+            late = bool(self.dist.all_gather_objects(late)[0])
+        return late
 
 
 def _save(out, model_class, model, optimizer, scheduler, ema, generator, step, batches_done, dist) -> Path:
