@@ -9,7 +9,10 @@ representation, and write
     OUT/sample_NNN.joints.npy      (T, J, 3) float32, y up (metres; KIT: millimetres)
     OUT/generation.json            the run, checkpoint, seed, guidance and each sample's request
 
-and, with ``render``, a GIF or MP4 of all samples side by side (one motion: on its own).
+and, with ``render``, a GIF or MP4 of all samples side by side (one motion: on its own). ``compare``
+names other runs (of the same representation) that generate the same requests with the same seeds, each
+into ``OUT/<run folder name>/`` with its own manifest; the video then shows every run's motions side by
+side, each panel titled with its run.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class GenerationJob:
     checkpoint: Path | None = None
     device: str = "auto"
     render: Path | None = None
+    #: Other runs that generate the same requests with the same seeds (side by side in the video).
+    compare: list[Path] = field(default_factory=list)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -75,21 +80,60 @@ def generate_motions(job: GenerationJob) -> list[Path]:
     if job.num_samples < 1:
         raise MogenBenchError("--num-samples must be >= 1", field="num_samples", fix="e.g. --num-samples 3")
     overrides = {"sampling_steps": job.sampling_steps} if job.sampling_steps is not None else None
-    run = load_run(job.run_dir, job.checkpoint, select_device(job.device), model_overrides=overrides)
+    device = select_device(job.device)
+    run = load_run(job.run_dir, job.checkpoint, device, model_overrides=overrides)
     representation = run.representation
     conditions, lengths = _conditions(job, representation.fps)
-    # Validate everything before any sampling work.
+    # Validate everything (the other runs and their limits included) before any sampling work.
     requests = as_requests(conditions, lengths, run.model.max_generation_frames)
     if job.render is not None and job.render.suffix.lower() not in (".gif", ".mp4"):
         raise MogenBenchError(
             f"cannot render to {job.render.name}", field="render", fix="use a .gif or .mp4 file name"
         )
+    names = [Path(job.run_dir).name] + [Path(other).name for other in job.compare]
+    shared = sorted({name for name in names if names.count(name) > 1})
+    if shared:
+        raise MogenBenchError(
+            f"two runs to compare share the folder name {shared[0]!r}",
+            field="compare",
+            fix="give runs in folders with different names (their outputs go to OUT/<folder name>)",
+        )
+    others = []
+    for other in job.compare:
+        # Each run samples with its own settings; --steps and --guidance apply to the main run only.
+        loaded = load_run(other, None, device)
+        if loaded.representation.name != representation.name:
+            raise MogenBenchError(
+                f"{other} makes {loaded.representation.name} motions, {job.run_dir} "
+                f"{representation.name}: they cannot be compared",
+                field="compare",
+                fix="compare runs trained on the same representation",
+            )
+        as_requests(conditions, lengths, loaded.model.max_generation_frames)
+        others.append(loaded)
 
-    written, manifest, joints_all, titles, stage_lists = [], [], [], [], []
     job.out.mkdir(parents=True, exist_ok=True)
+    label = names[0] if others else None  # panels are named by their run when there are several
+    written, panels = _generate_run(run, requests, job, job.out, job.guidance, label)
+    for loaded, name in zip(others, names[1:], strict=True):
+        files, more = _generate_run(loaded, requests, job, job.out / name, None, name)
+        written += files
+        panels += more
+    if job.render is not None:
+        written.append(_render(job.render, panels, representation))
+    return written
+
+
+def _generate_run(
+    run, requests: list, job: GenerationJob, out: Path, guidance: float | None, label: str | None
+) -> tuple[list[Path], list[tuple]]:
+    """Sample ``requests`` with one run into ``out``: files written and ``(joints, title, stages)`` panels."""
+    representation = run.representation
+    written, manifest, panels = [], [], []
+    out.mkdir(parents=True, exist_ok=True)
     for sample in range(job.num_samples):
         seed = seed_for(job.seed, "generate", sample) if sample else job.seed
-        result = run.model.generate([r.stages for r in requests], None, seed=seed, guidance=job.guidance)
+        result = run.model.generate([r.stages for r in requests], None, seed=seed, guidance=guidance)
         features = run.denormalise(result.features.float()).cpu()
         for number, request in enumerate(requests):
             index = len(manifest)
@@ -97,9 +141,12 @@ def generate_motions(job: GenerationJob) -> list[Path]:
             joints = representation.to_joints(motion).numpy().astype(np.float32)
             stem = f"sample_{index:03d}"
             for suffix, array in (("features", motion.numpy().astype(np.float32)), ("joints", joints)):
-                path = job.out / f"{stem}.{suffix}.npy"
+                path = out / f"{stem}.{suffix}.npy"
                 atomic_write_bytes(path, _npy_bytes(array))
                 written.append(path)
+            stages = [
+                {"start_frame": s.start_frame, "end_frame": s.end_frame, **s.texts} for s in request.stages
+            ]
             manifest.append(
                 {
                     "file": stem,
@@ -108,17 +155,12 @@ def generate_motions(job: GenerationJob) -> list[Path]:
                     "seed": seed,
                     "length": request.length,
                     "caption": request.caption,
-                    "stages": [
-                        {"start_frame": s.start_frame, "end_frame": s.end_frame, **s.texts}
-                        for s in request.stages
-                    ],
+                    "stages": stages,
                 }
             )
-            joints_all.append(joints)
-            titles.append(request.caption if len(request.caption) < 60 else request.caption[:57] + "...")
-            stage_lists.append(
-                [{"start_frame": s.start_frame, "end_frame": s.end_frame, **s.texts} for s in request.stages]
-            )
+            title = request.caption if len(request.caption) < 60 else request.caption[:57] + "..."
+            title = f"{label}: {title}" if label else title
+            panels.append((joints, title, stages))
     info = {
         "run": str(run.run_dir),
         "model": run.config["model"],
@@ -127,20 +169,19 @@ def generate_motions(job: GenerationJob) -> list[Path]:
         "representation": representation.name,
         "fps": representation.fps,
         "seed": job.seed,
-        "guidance": getattr(run.model.config, "guidance", None) if job.guidance is None else job.guidance,
+        "guidance": getattr(run.model.config, "guidance", None) if guidance is None else guidance,
         "sampling_steps": getattr(run.model.config, "sampling_steps", None),
         "samples": manifest,
     }
-    atomic_write_text(job.out / MANIFEST, json.dumps(info, indent=2) + "\n")
-    written.append(job.out / MANIFEST)
-    if job.render is not None:
-        written.append(_render(job.render, joints_all, titles, stage_lists, representation))
-    return written
+    atomic_write_text(out / MANIFEST, json.dumps(info, indent=2) + "\n")
+    written.append(out / MANIFEST)
+    return written, panels
 
 
-def _render(path: Path, joints: list[np.ndarray], titles: list[str], stages: list, representation) -> Path:
+def _render(path: Path, panels: list[tuple], representation) -> Path:
     from mogen_bench.render import render_motion, render_side_by_side
 
+    joints, titles, stages = (list(column) for column in zip(*panels, strict=True))
     if len(joints) == 1:
         return render_motion(
             joints[0],

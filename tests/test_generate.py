@@ -104,6 +104,43 @@ def test_generate_writes_features_joints_manifest_and_gif(tiny_run, tmp_path):
         assert gif.n_frames == 16 and gif.size[0] == 4 * 320
 
 
+def test_compare_generates_the_same_requests_with_other_runs(tiny_run, tmp_path):
+    import shutil
+
+    twin = shutil.copytree(tiny_run, tmp_path / "twin")
+    out = tmp_path / "gen"
+    job = dict(run_dir=tiny_run, texts=["a person kicks"], lengths=[12], num_samples=2, seed=3)
+    written = generate_motions(GenerationJob(**job, out=out, compare=[twin], render=tmp_path / "compare.gif"))
+    assert out / "twin" / "generation.json" in written
+    twin_manifest = json.loads((out / "twin" / "generation.json").read_text())
+    main_manifest = json.loads((out / "generation.json").read_text())
+    assert twin_manifest["run"] == str(twin)
+    seeds = [sample["seed"] for sample in main_manifest["samples"]]
+    assert [sample["seed"] for sample in twin_manifest["samples"]] == seeds and seeds[0] == 3 != seeds[1]
+    # The same weights, requests and seeds: the same motions, sample for sample.
+    for stem in ("sample_000", "sample_001"):
+        np.testing.assert_array_equal(
+            np.load(out / f"{stem}.features.npy"), np.load(out / "twin" / f"{stem}.features.npy")
+        )
+    with Image.open(tmp_path / "compare.gif") as gif:
+        assert gif.size[0] == 4 * 320  # two runs x two samples
+
+    config = json.loads((twin / "config.json").read_text())
+    config["context"]["representation"] = "kit-251"
+    (tmp_path / "kit").mkdir()
+    shutil.copytree(twin / "checkpoints", tmp_path / "kit" / "checkpoints")
+    (tmp_path / "kit" / "config.json").write_text(json.dumps(config))
+    cases = [
+        ([tmp_path / "missing"], "missing: no such run folder"),
+        ([twin, tmp_path / "elsewhere" / "twin"], "share the folder name 'twin'"),
+        ([tmp_path / "kit"], "cannot be compared"),
+    ]
+    for compare, message in cases:
+        with pytest.raises(MogenBenchError, match=message):
+            generate_motions(GenerationJob(**job, out=tmp_path / "never", compare=compare))
+        assert not (tmp_path / "never").exists()
+
+
 def test_generate_from_a_stages_file(tiny_run, tmp_path):
     stages = [
         {

@@ -41,6 +41,14 @@ import click
 @click.option(
     "--render", default=None, type=click.Path(path_type=Path), help="Also render to a .gif or .mp4 file."
 )
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Another run to generate the same requests with the same seeds (repeatable; side by side in "
+    "the video; its files go to OUT/<its folder name>).",
+)
 def generate(
     run_dir: Path,
     texts: tuple[str, ...],
@@ -54,6 +62,7 @@ def generate(
     device: str,
     out: Path | None,
     render: Path | None,
+    compare: tuple[Path, ...],
 ) -> None:
     """Generate motions with the model of RUN_DIR: features and joints (.npy), a manifest, a video."""
     from mogen_bench.generation import GenerationJob, generate_motions
@@ -72,6 +81,7 @@ def generate(
             checkpoint=checkpoint,
             device=device,
             render=render,
+            compare=list(compare),
         )
     )
     for path in written:
