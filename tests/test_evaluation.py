@@ -331,6 +331,9 @@ def test_cli_train_evaluator_then_evaluate(tmp_path):
         "protocol.mm_times=2",
     ]
     ok("evaluate", "--real", *common, *changes, "--out", tmp_path / "variant.json")
+    ok("evaluate", tmp_path / "mdm", *common, *changes, "--steps", "ddim2", "--out", tmp_path / "fast.json")
+    (fast,) = read_results(tmp_path / "fast.json")["evaluations"]
+    assert fast["model"]["sampling_steps"] == "ddim2" and entry["model"]["sampling_steps"] == "ddim5"
     (variant,) = read_results(tmp_path / "variant.json")["evaluations"]
     constants = variant["protocol"]["constants"]
     assert (constants["pool_size"], constants["mm_repeats"], constants["replications"]) == (8, 3, 1)

@@ -28,6 +28,12 @@ import click
     metavar="protocol.KEY=VALUE",
     help="Change a protocol constant (e.g. protocol.mm_repeats=10): a variant, recorded in the result.",
 )
+@click.option(
+    "--steps",
+    "sampling_steps",
+    default=None,
+    help='Respaced sampling steps, e.g. "ddim10" (default: the run\'s; recorded in the result).',
+)
 @click.option("--split", default="test")
 @click.option("--seed", default=0, type=int)
 @click.option(
@@ -47,6 +53,7 @@ def evaluate(
     protocol: str,
     replications: int | None,
     changes: tuple[str, ...],
+    sampling_steps: str | None,
     split: str,
     seed: int,
     real: bool,
@@ -81,6 +88,7 @@ def evaluate(
             protocol=protocol,
             replications=replications,
             protocol_changes=layer.get("protocol"),
+            sampling_steps=sampling_steps,
             split=split,
             seed=seed,
             out=out,

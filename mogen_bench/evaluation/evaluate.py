@@ -58,6 +58,8 @@ class EvaluationJob:
     #: Overrides of protocol constants (a variant; recorded in the result).
     protocol_changes: dict | None = None
     progress: bool = True
+    #: The run's respaced sampling steps for this evaluation (e.g. ``"ddim10"``; recorded in the result).
+    sampling_steps: str | None = None
 
 
 def _check_dataset(job: EvaluationJob):
@@ -111,7 +113,8 @@ def _evaluate(job: EvaluationJob, protocol: Protocol, info, dist: DistributedCon
     if job.run_dir is not None:
         from mogen_bench.training.run import load_run
 
-        run = load_run(job.run_dir, device=device)
+        overrides = {"sampling_steps": job.sampling_steps} if job.sampling_steps is not None else None
+        run = load_run(job.run_dir, device=device, model_overrides=overrides)
         if run.model.context.representation != info.representation:
             raise MogenBenchError(
                 f"the run makes {run.model.context.representation} features but the dataset holds "
