@@ -197,6 +197,18 @@ def test_side_by_side_panels_share_the_frame_and_the_shorter_motion_holds_its_la
     assert (difference == 0).mean() > 0.97 and difference.mean() < 2.0
 
 
+def test_long_panel_titles_wrap_inside_their_panel(real_clip):
+    long = "finemogen: The person squats down while raising both arms forward and looks up"
+    frames = render_side_by_side_frames([real_clip, real_clip], titles=[long, long], fps=20, config=SMALL)
+    short = render_side_by_side_frames([real_clip, real_clip], titles=["a", "b"], fps=20, config=SMALL)
+    band = frames.shape[1] - short.shape[1] + 20  # the title rows (wrapped onto two lines: a taller band)
+    assert frames.shape[1] > short.shape[1]
+    # Nothing is drawn across the boundary between the two panels' titles.
+    width = SMALL.panel_width
+    assert (frames[0, :band, width - 2 : width + 2] == 255).all()
+    assert (frames[0, :band, : width - 2] < 128).any() and (frames[0, :band, width + 2 :] < 128).any()
+
+
 def test_side_by_side_panels_can_each_have_their_own_stages():
     static = np.repeat(rest_pose(SMPL22)[None], 4, axis=0)
     left_stages = [Stage(0, 2, overall="walk"), Stage(2, 4, overall="run")]

@@ -131,7 +131,11 @@ class Scene:
         self.captions = [tuple(wrapped[slot[frame]] for slot in slots) for frame in range(self.num_frames)]
         points = c.dpi / 72.0  # pixels per typographic point
         line_px = c.font_size * 1.35 * points
-        title_px = round(2.0 * line_px) if any(titles) else 0
+        # Panel titles wrap within their panel (two lines at most), so neighbours never run into each other.
+        title_chars = int(c.panel_width / (c.font_size * 1.1 * 0.55 * points)) - 2
+        titles = [wrap_caption(t, title_chars, 2) if t else t for t in titles]
+        title_lines = max((t.count("\n") + 1 for t in titles if t), default=0)
+        title_px = round((title_lines + 1) * line_px) if title_lines else 0
         suptitle_px = round(2.0 * line_px) if title else 0
         lines = max((text.count("\n") + 1 for text in wrapped.values() if text), default=0)
         caption_px = round(lines * line_px + 0.8 * line_px) if lines else 0
