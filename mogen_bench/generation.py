@@ -159,7 +159,8 @@ def _generate_run(
                 }
             )
             title = request.caption if len(request.caption) < 60 else request.caption[:57] + "..."
-            title = f"{label}: {title}" if label else title
+            if label:  # one motion per run: the run's name says it all (the stages are captioned below)
+                title = label if len(requests) * job.num_samples == 1 else f"{label}: {title}"
             panels.append((joints, title, stages))
     info = {
         "run": str(run.run_dir),
