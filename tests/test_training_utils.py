@@ -210,7 +210,7 @@ def test_resolve_sections_unknown_names_suggest_the_nearest():
     error = _error(resolve_sections, SECTIONS, parse_overrides(["train.lrr=1e-4"]), sources=["--set"])
     assert error.message == "unknown key 'train.lrr' (did you mean 'train.lr'?)"
     assert error.field == "train.lrr" and error.file == "--set"
-    assert error.fix.startswith("valid keys in [train]: max_steps, batch_size")
+    assert error.fix.startswith("valid keys in [train]: max_steps, max_epochs, max_minutes, batch_size")
     error = _error(resolve_sections, SECTIONS, {"trian": {"lr": 1}}, sources=["user.toml"])
     assert error.message == "unknown section 'trian' (did you mean 'train'?)" and error.file == "user.toml"
     assert error.fix == "valid sections in the config: train, model"
