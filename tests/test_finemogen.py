@@ -23,8 +23,7 @@ from mogen_bench.models.registry import get_model_class, load_preset
 from mogen_bench.motion.part_slices import finemogen_token_slices, part_slices
 from mogen_bench.text.features import TextEncoder, TextFeatures
 from mogen_bench.training.checkpoint import find_latest_checkpoint, load_checkpoint
-from mogen_bench.training.loop import TrainRequest, train
-from tests.tiny_runs import DIMS, _train
+from tests.tiny_runs import DIMS, _train, assert_same_weights, interrupted_and_resumed
 
 VOCABULARY = ["a", "person", "walks", "waves", "then", "sits", "the", "left", "arm", "swings", "raises",
               "right", "leg", "kicks", "jumps", "head", "nods"]
@@ -356,16 +355,12 @@ def fine_run(tiny_dataset, tmp_path_factory):
 
 
 def test_training_runs_and_resumes_exactly(tiny_dataset, fine_run, tmp_path):
+    overrides = [*TINY_OVERRIDES, "train.max_steps=4"]
     resumed = tmp_path / "resumed"
-    _train(tiny_dataset, resumed, model="finemogen", overrides=[*TINY_OVERRIDES, "train.max_steps=4"],
-           stop_at_step=2)
-    train(TrainRequest(model="finemogen", dataset=tiny_dataset, out=resumed, resume=True, progress=False))
+    again = interrupted_and_resumed(tiny_dataset, resumed, "finemogen", overrides, stop_at_step=2)
     straight = load_checkpoint(find_latest_checkpoint(fine_run))
-    again = load_checkpoint(find_latest_checkpoint(resumed))
     assert straight["step"] == again["step"] == 4
-    for name, value in straight["model"].items():
-        if isinstance(value, torch.Tensor):
-            assert torch.equal(value, again["model"][name]), name
+    assert_same_weights(straight["model"], again["model"])
     # Training moved the zero-initialised decoder.
     assert straight["model"]["pose_decoder.project.7.weight"].abs().sum() > 0
 

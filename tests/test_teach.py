@@ -24,8 +24,7 @@ from mogen_bench.motion.rotations import axis_angle_to_matrix, cont6d_to_quatern
 from mogen_bench.motion.smpl_rot6d import heading_angle, rot6d_to_smpl, smpl_to_rot6d
 from mogen_bench.text.features import TextEncoder, TextFeatures
 from mogen_bench.training.checkpoint import find_latest_checkpoint, load_checkpoint
-from mogen_bench.training.loop import TrainRequest, train
-from tests.tiny_runs import DIMS, _train
+from tests.tiny_runs import DIMS, _train, assert_same_weights, interrupted_and_resumed
 
 VOCABULARY = ["a", "person", "walks", "waves", "then", "sits", "jumps", "kicks", "turns", "someone", "slowly"]
 CONTEXT = ModelContext("humanml3d-263", DIMS, 20.0, 40, vocabulary=VOCABULARY)
@@ -192,18 +191,12 @@ def teach_run(tiny_dataset, tmp_path_factory):
 
 
 def test_training_runs_and_resumes_exactly(tiny_dataset, teach_run, tmp_path):
+    overrides = [*TINY_OVERRIDES, "train.max_steps=4"]
     resumed = tmp_path / "resumed"
-    _train(tiny_dataset, resumed, model="teach", overrides=[*TINY_OVERRIDES, "train.max_steps=4"],
-           stop_at_step=2)
-    train(TrainRequest(model="teach", dataset=tiny_dataset, out=resumed, resume=True, progress=False))
+    again = interrupted_and_resumed(tiny_dataset, resumed, "teach", overrides, stop_at_step=2)
     straight = load_checkpoint(find_latest_checkpoint(teach_run))
-    again = load_checkpoint(find_latest_checkpoint(resumed))
     assert straight["step"] == again["step"] == 4
-    for name, value in straight["model"].items():
-        if isinstance(value, torch.Tensor):
-            assert torch.equal(value, again["model"][name]), name
-        else:  # the learned text encoder's vocabulary and config
-            assert value == again["model"][name], name
+    assert_same_weights(straight["model"], again["model"])
     log = [json.loads(line) for line in (teach_run / "metrics.jsonl").read_text().splitlines()]
     assert {"loss", "recons_text2motion_1", "kl_text_0"} <= set(log[-1])
 

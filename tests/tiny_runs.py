@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from annotation.model import Stage
 from mogen_bench.data.schema import Caption, MotionRecord
+from mogen_bench.training.checkpoint import find_latest_checkpoint, load_checkpoint
 from mogen_bench.training.loop import TrainRequest, train
 
 DIMS = 263
@@ -59,3 +61,20 @@ def _train(dataset, out, *extra, **request):
     options = dict(model="mdm", dataset=dataset, out=out, overrides=[*TINY, *extra], progress=False)
     options.update(request)
     return train(TrainRequest(**options))
+
+
+def assert_same_weights(first: dict, second: dict) -> None:
+    """Two model state dicts hold equal tensors and equal extra state (a text encoder's vocabulary)."""
+    assert first.keys() == second.keys()
+    for name, value in first.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, second[name]), name
+        else:
+            assert value == second[name], name
+
+
+def interrupted_and_resumed(dataset, out, model: str, overrides: list[str], stop_at_step: int) -> dict:
+    """Train ``model`` to ``stop_at_step``, resume it to the end; the newest checkpoint."""
+    _train(dataset, out, model=model, overrides=overrides, stop_at_step=stop_at_step)
+    train(TrainRequest(model=model, dataset=dataset, out=out, resume=True, progress=False))
+    return load_checkpoint(find_latest_checkpoint(out))
