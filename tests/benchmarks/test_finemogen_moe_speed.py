@@ -54,6 +54,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from finemogen.moe import MixtureOfExperts
+from tests.benchmarks.timing import pinned_threads
 from tests.test_finemogen_moe import dense_reference
 
 FULL = os.environ.get("MOGEN_BENCH_MOE_FULL") == "1"
@@ -63,12 +64,7 @@ THREADS = int(os.environ.get("MOGEN_BENCH_MOE_THREADS", "1"))
 REPEATS = 3 if FULL else 1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(before)
+threads = pinned_threads(THREADS)
 
 
 @pytest.fixture(scope="module")

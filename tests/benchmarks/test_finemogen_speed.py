@@ -86,14 +86,12 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import zlib
 from unittest import mock
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from annotation.parts import PARTS, TEXT_FIELDS
 from finemogen.config import FineMoGenConfig
@@ -105,6 +103,7 @@ from mogen_bench.models.conditions import as_requests
 from mogen_bench.models.diffusion_model import repeat_twice
 from mogen_bench.models.registry import load_preset
 from mogen_bench.text.features import TextEncoder, TextFeatures
+from tests.benchmarks.timing import Recorded, count_flops, fastest, pinned_threads
 
 FULL = os.environ.get("MOGEN_BENCH_FINEMOGEN_FULL") == "1"
 DIMS, MAX_FRAMES, FPS = 263, 196, 20.0  # HumanML3D
@@ -268,42 +267,6 @@ def captions(count: int) -> list[str]:
     return [caption(i) for i in range(count)]
 
 
-def count_flops(function, *args) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        function(*args)
-    return counter.get_total_flops()
-
-
-def timed(function) -> tuple[object, float, float]:
-    """``function()``, its wall seconds and the CPU seconds of this process (all threads) it took."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
-
-
-def fastest(function, repeats: int = REPEATS) -> tuple[float, float]:
-    """The fewest wall and CPU seconds of ``repeats`` calls after one warm-up call."""
-    function()
-    runs = [timed(function)[1:] for _ in range(repeats)]
-    return min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
-
-
-class Recorded:
-    """``function`` that keeps the wall and CPU seconds of every call (the benchmark's own calls)."""
-
-    def __init__(self, function):
-        self.function, self.times = function, []
-
-    def __call__(self):
-        result, wall, cpu = timed(self.function)
-        self.times.append((wall, cpu))
-        return result
-
-    def fewest(self) -> tuple[float, float]:
-        return min(wall for wall, _ in self.times), min(cpu for _, cpu in self.times)
-
-
 class ForwardBackward:
     """The trainer's forward (``model(batch, generator)``) and the backward of its total loss."""
 
@@ -318,12 +281,7 @@ class ForwardBackward:
         return losses
 
 
-@pytest.fixture(scope="module", autouse=True)
-def threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(before)
+threads = pinned_threads(THREADS)
 
 
 @pytest.fixture(scope="module")
@@ -452,7 +410,7 @@ def test_flop_efficiency(model):
 
     matmul = [matmul_seconds()]
     step = ForwardBackward(model, make_batch(BATCH, FRAMES))
-    step_wall, step_cpu = fastest(step)
+    step_wall, step_cpu = fastest(step, REPEATS)
     model.zero_grad(set_to_none=True)
     step_flops = training_flops(config, BATCH, FRAMES, 1, BATCH)
     matmul.append(matmul_seconds())
@@ -468,7 +426,7 @@ def test_flop_efficiency(model):
         t = torch.full((doubled,), 500)
         mask = torch.ones(doubled, FRAMES, dtype=torch.bool)
         drop = torch.arange(doubled) >= SAMPLE_BATCH
-        forward_wall, forward_cpu = fastest(lambda: model.denoise(x, t, condition, mask, drop))
+        forward_wall, forward_cpu = fastest(lambda: model.denoise(x, t, condition, mask, drop), REPEATS)
     forward_flops = sampling_step_flops(config, SAMPLE_BATCH, FRAMES)
     matmul.append(matmul_seconds())
 

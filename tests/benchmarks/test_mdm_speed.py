@@ -69,12 +69,10 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from annotation.parts import TEXT_FIELDS
 from baselines.mdm.model import MDM, MDMConfig
@@ -83,6 +81,7 @@ from mogen_bench.models.base import ModelContext
 from mogen_bench.text.learned import build_vocabulary
 from mogen_bench.training.config import TrainConfig
 from mogen_bench.training.optim import build_optimizer
+from tests.benchmarks.timing import Recorded, count_flops, fastest, pinned_threads
 
 FULL = os.environ.get("MOGEN_BENCH_MDM_FULL") == "1"
 DIMS, MAX_FRAMES, FPS = 263, 196, 20.0  # HumanML3D
@@ -138,43 +137,6 @@ def make_batch(count: int, frames: int, seed: int = 0) -> dict:
     return collate_motions(items, pad_to=frames)
 
 
-def count_flops(function, *args) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        function(*args)
-    return counter.get_total_flops()
-
-
-def timed(function) -> tuple[object, float, float]:
-    """``function()``, its wall seconds and the CPU seconds of this process (all threads) it took."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
-
-
-def fastest(function, repeats: int = REPEATS) -> tuple[float, float]:
-    """The fewest wall and CPU seconds of ``repeats`` calls after one warm-up call (each minimum on its
-    own: other jobs on a shared machine only ever add time)."""
-    function()
-    runs = [timed(function)[1:] for _ in range(repeats)]
-    return min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
-
-
-class Recorded:
-    """``function`` that keeps the wall and CPU seconds of every call (the benchmark's own calls)."""
-
-    def __init__(self, function):
-        self.function, self.times = function, []
-
-    def __call__(self):
-        result, wall, cpu = timed(self.function)
-        self.times.append((wall, cpu))
-        return result
-
-    def fewest(self) -> tuple[float, float]:
-        return min(wall for wall, _ in self.times), min(cpu for _, cpu in self.times)
-
-
 class TrainingStep:
     """One optimiser step of the trainer's loop (fp32 on CPU, no accumulation or clipping)."""
 
@@ -192,12 +154,7 @@ class TrainingStep:
         return losses
 
 
-@pytest.fixture(scope="module", autouse=True)
-def threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(before)
+threads = pinned_threads(THREADS)
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +300,7 @@ def test_flop_efficiency(model, training_step, per_motion_flops):
         return fastest(lambda: torch.mm(a, b), repeats=10)
 
     matmul = [matmul_seconds()]
-    step_wall, step_cpu = fastest(step)
+    step_wall, step_cpu = fastest(step, REPEATS)
     step_flops = TRAIN_BATCH * per_motion_flops["training"]
     matmul.append(matmul_seconds())
 
@@ -357,7 +314,7 @@ def test_flop_efficiency(model, training_step, per_motion_flops):
     model.eval()
     with torch.no_grad():
         condition = model.encode_texts([CAPTIONS[i % len(CAPTIONS)] for i in range(doubled)])
-        forward_wall, forward_cpu = fastest(lambda: model.denoise(x, t, condition, mask, drop))
+        forward_wall, forward_cpu = fastest(lambda: model.denoise(x, t, condition, mask, drop), REPEATS)
     model.train()
     forward_flops = doubled * per_motion_flops["forward"]
     matmul.append(matmul_seconds())
