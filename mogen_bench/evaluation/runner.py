@@ -330,13 +330,13 @@ def staged_embeddings(
     stages: list[list[dict]],
     ids: list[str],
     protocol: Protocol,
-    representation=None,
+    joints: torch.Tensor | None = None,
     transitions: bool = True,
 ) -> Staged:
     """Embeddings of the stage intervals and transition windows of one batch (``positions`` index ``stages``).
 
     ``transitions=False`` cuts the stages alone (MultiModality needs nothing else); jerk windows need the
-    ``representation`` (to recover joints).
+    batch's recovered ``joints``.
     """
     segments = stage_segments(stages, positions, protocol)
     captions = [stages[positions[slot]][number]["overall"] or "" for slot, _, _, number in segments]
@@ -345,17 +345,20 @@ def staged_embeddings(
         return staged
     windows = transition_segments(stages, positions, lengths, protocol)
     staged.transition_motions = _embed_segments(evaluator, features, windows, ids, "transition")
-    if representation is not None:
-        joints = None
+    if joints is not None:
         for slot, position in enumerate(positions):
             length = int(lengths[slot])
             motion_stages = stages[position]
             jerk = centred_windows(motion_stages, length, protocol.transition_window)
             cuts = [motion_stages[number]["start_frame"] for number, _ in jerk]
             if cuts:
-                joints = representation.to_joints(features.double()).cpu() if joints is None else joints
                 staged.jerk_windows.append((joints[slot], cuts, length))
     return staged
+
+
+def recovered_joints(representation, features: torch.Tensor) -> torch.Tensor | None:
+    """Joint positions of a batch in float64 on the CPU (what the jerk and physical metrics read), once."""
+    return None if representation is None else representation.to_joints(features.double()).cpu()
 
 
 def staged_pass(evaluator, eval_set: EvaluationSet, protocol: Protocol, representation=None) -> Staged:
@@ -373,7 +376,7 @@ def staged_pass(evaluator, eval_set: EvaluationSet, protocol: Protocol, represen
                     eval_set.stages,
                     ids,
                     protocol,
-                    representation,
+                    recovered_joints(representation, batch["features"]),
                 )
             )
     return _join_staged(parts)
@@ -412,9 +415,9 @@ class Generated:
     stage_texts: np.ndarray | None = None
 
 
-def physical_scores(representation, features: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-    """``(B, 2)``: GMD's foot skating ratio and the mean ground penetration of each motion's joints."""
-    joints = representation.to_joints(features.double()).cpu()
+def physical_scores(representation, joints: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+    """``(B, 2)``: GMD's foot skating ratio and the mean ground penetration of each motion's ``joints``
+    (``recovered_joints``)."""
     lengths = lengths.cpu()
     usable = lengths >= 2
     out = np.full((len(lengths), 2), np.nan)
@@ -462,6 +465,8 @@ def generate_embeddings(
             if part_level:
                 for part, value in evaluator.encode_part_motions(features, batch_lengths).items():
                     parts[part] = _finite(f"generated {part} motion", value, batch_ids)
+            # Joints once per batch: the jerk windows and the physical metrics both read them.
+            joints = recovered_joints(representation, features)
             staged = None
             if stages is not None:
                 staged = staged_embeddings(
@@ -472,10 +477,10 @@ def generate_embeddings(
                     stages,
                     batch_ids,
                     protocol,
-                    representation,
+                    joints,
                     transitions=transitions,
                 )
-        physical = physical_scores(representation, features, batch_lengths) if representation else None
+        physical = physical_scores(representation, joints, batch_lengths) if representation else None
         mine.append((number, motion, parts, staged, physical))
         if progress is not None:
             progress(len(positions))
@@ -520,7 +525,9 @@ def physical_pass(eval_set: EvaluationSet, representation) -> np.ndarray:
     """``physical_scores`` of every motion of a pass (the ground truth's own plausibility)."""
     return np.concatenate(
         [
-            physical_scores(representation, batch["features"], batch["lengths"])
+            physical_scores(
+                representation, recovered_joints(representation, batch["features"]), batch["lengths"]
+            )
             for _, batch in eval_set.chunks()
         ]
     )
