@@ -61,11 +61,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
-import re
 import shutil
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -85,6 +82,8 @@ from mogen_bench.motion.part_slices import (
     joint_feature_indices,
     part_slices,
 )
+from mogen_bench.training.checkpoint import FORMAT as CHECKPOINT_FORMAT
+from mogen_bench.training.checkpoint import PickledObjects, UnreadableFile, load_weights_only
 
 #: What ``mogen-bench convert`` calls this format.
 FORMAT = "finemogen-official"
@@ -390,26 +389,20 @@ def read_released_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     if not path.is_file():
         raise MogenBenchError("no such checkpoint", file=str(path), fix="check the path")
     try:
-        with warnings.catch_warnings():
-            # Old pickles make the weights-only reader warn about their protocol before it reads or refuses.
-            warnings.simplefilter("ignore", UserWarning)
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        if found is None:
-            raise _unreadable(path) from None
+        loaded = load_weights_only(path, "cpu")
+    except PickledObjects as exc:
         raise MogenBenchError(
-            f"holds pickled Python objects ({found.group(1)}) besides tensors; they are never loaded "
+            f"holds pickled Python objects ({exc.name}) besides tensors; they are never loaded "
             "(unpickling can run code)",
             file=str(path),
             fix="if you trust the file, keep its weights only: python -c \"import torch; "
             "c = torch.load('IN.pth', weights_only=False); torch.save(c['state_dict'], 'OUT.pth')\", "
             "then convert OUT.pth",
         ) from None
-    except Exception:  # a damaged file fails as RuntimeError, EOFError, KeyError ... by where it breaks
+    except UnreadableFile:
         raise _unreadable(path) from None
     ignored: list[str] = []
-    if isinstance(loaded, dict) and loaded.get("format") == "mogen-bench-checkpoint":
+    if isinstance(loaded, dict) and loaded.get("format") == CHECKPOINT_FORMAT:
         raise MogenBenchError(
             "is a mogen-bench checkpoint already, not a released FineMoGen one",
             file=str(path),

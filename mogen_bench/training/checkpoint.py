@@ -80,23 +80,15 @@ def load_checkpoint(
     if not path.is_file():
         raise MogenBenchError("no such checkpoint", file=str(path), fix="check the path")
     try:
-        with warnings.catch_warnings():
-            # Foreign pickles make the weights-only reader warn about their protocol before it refuses them.
-            warnings.simplefilter("ignore", UserWarning)
-            state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        # The weights-only reader refuses a class it does not know ("Unsupported global: GLOBAL
-        # argparse.Namespace ..."); any other refusal means bytes that are not a pickle it can follow.
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        if found is None:
-            raise _corrupt(path) from None
+        state = load_weights_only(path, map_location)
+    except PickledObjects as exc:
         raise MogenBenchError(
-            f"not a mogen-bench checkpoint: it holds pickled Python objects ({found.group(1)}), which are "
+            f"not a mogen-bench checkpoint: it holds pickled Python objects ({exc.name}), which are "
             "never loaded (they can run code)",
             file=str(path),
             fix=_FIX_FOREIGN,
         ) from None
-    except Exception:  # a damaged file fails as RuntimeError, EOFError, KeyError ... by where it breaks
+    except UnreadableFile:
         raise _corrupt(path) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         what = _describe_foreign(state)
@@ -115,6 +107,39 @@ def load_checkpoint(
             fix=f"give a checkpoint of a {expect_model!r} run, or use the model {state.get('model_name')!r}",
         )
     return state
+
+
+class PickledObjects(Exception):
+    """The weights-only reader refused the file: it holds a pickled class (``name``), never loaded."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class UnreadableFile(Exception):
+    """The file is damaged, truncated or not a PyTorch file."""
+
+
+def load_weights_only(path: str | os.PathLike, map_location=None) -> Any:
+    """``torch.load(weights_only=True)`` of ``path``; ``PickledObjects`` or ``UnreadableFile`` if it fails.
+
+    Every reader of foreign or own ``.pt`` files goes through here, so none ever unpickles code.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Old or foreign pickles make the weights-only reader warn about their protocol first.
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # The reader refuses a class it does not know ("Unsupported global: GLOBAL argparse.Namespace
+        # ..."); any other refusal means bytes that are not a pickle it can follow.
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found is None:
+            raise UnreadableFile(str(path)) from None
+        raise PickledObjects(found.group(1)) from None
+    except Exception:  # a damaged file fails as RuntimeError, EOFError, KeyError ... by where it breaks
+        raise UnreadableFile(str(path)) from None
 
 
 def _corrupt(path: Path) -> MogenBenchError:
