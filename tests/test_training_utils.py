@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import pickle
 import random
+import re
 import socket
 import sys
 import types
@@ -317,6 +318,15 @@ def test_checkpoint_errors(tmp_path):
     assert error.message.startswith(
         "not a mogen-bench checkpoint: it holds pickled Python objects (argparse.Namespace)"
     )
+    # A global of a module the reader blocks (os.system) is refused by a different message; it is still
+    # named as pickled objects, never taken for a damaged file, and never run.
+    marker = tmp_path / "ran"
+    malicious = tmp_path / "malicious.pt"
+    torch.save({"model": _RunsCommand(f"touch {marker}")}, malicious)
+    error = _error(load_checkpoint, malicious)
+    refused = r"not a mogen-bench checkpoint: it holds pickled Python objects \((posix|nt)\.system\)"
+    assert re.match(refused, error.message)
+    assert not marker.exists()
     plain_pickle = tmp_path / "data.pkl"
     plain_pickle.write_bytes(pickle.dumps({"a": 1}, protocol=4))
     assert "not a PyTorch file" in _error(load_checkpoint, plain_pickle).message
@@ -338,6 +348,16 @@ def test_checkpoint_errors(tmp_path):
     newer = tmp_path / "newer.pt"
     torch.save({"format": "mogen-bench-checkpoint", "format_version": 99}, newer)
     assert "newer than this mogen-bench reads" in _error(load_checkpoint, newer).message
+
+
+class _RunsCommand:
+    """Pickles as a call of ``os.system``: what a malicious checkpoint carries."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
 
 
 def _draws() -> list:

@@ -25,7 +25,6 @@ The text GRU runs over ``sent_len`` tokens (sos + words + eos), never the padded
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from mogen_bench.errors import MogenBenchError
+from mogen_bench.training.checkpoint import PickledObjects, UnreadableFile, load_weights_only
 
 #: Frames per movement token: two stride-2 convolutions.
 UNIT_LENGTH = 4
@@ -548,32 +548,26 @@ def _numpy_scalar_globals() -> list[tuple[Any, str]]:
     ]
 
 
-def _refusal_reason(exc: Exception) -> str:
-    # torch's message is a long paragraph; the line naming the offending global is what helps.
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [line for line in lines if "global" in line.lower() or "can only build" in line.lower()]
-    return (useful or lines or [type(exc).__name__])[0]
-
-
 def read_checkpoint(path: str | Path) -> Any:
     """``torch.load(path, map_location='cpu', weights_only=True)``, with a project error on refusal.
 
     Besides tensors and plain containers, only numpy scalars are admitted (``_numpy_scalar_globals``).
     """
     path = Path(path)
+    if not path.is_file():
+        raise MogenBenchError("file not found", file=str(path), fix="check the checkpoint path")
     try:
-        with torch.serialization.safe_globals(_numpy_scalar_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise MogenBenchError("file not found", file=str(path), fix="check the checkpoint path") from exc
-    except pickle.UnpicklingError as exc:
+        return load_weights_only(path, "cpu", admitted_globals=_numpy_scalar_globals())
+    except PickledObjects as exc:
         raise MogenBenchError(
             "the checkpoint holds objects other than tensors and plain data, so it is not loaded "
-            f"(torch.load weights_only=True refused: {_refusal_reason(exc)})",
+            f"(the weights-only reader refused the class {exc.name})",
             file=str(path),
             fix="use the official finest.tar, or re-save the state dicts only",
-        ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
+        ) from None
+    except UnreadableFile as exc:
         raise MogenBenchError(
-            f"not a readable torch checkpoint: {exc}", file=str(path), fix="download the checkpoint again"
-        ) from exc
+            f"not a readable torch checkpoint ({exc.reason})",
+            file=str(path),
+            fix="download the checkpoint again",
+        ) from None

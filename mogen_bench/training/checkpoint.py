@@ -118,28 +118,41 @@ class PickledObjects(Exception):
 
 
 class UnreadableFile(Exception):
-    """The file is damaged, truncated or not a PyTorch file."""
+    """The file is damaged, truncated or not a PyTorch file; ``reason`` is what the reader said."""
+
+    def __init__(self, path: str, reason: str = ""):
+        super().__init__(path)
+        self.reason = reason
 
 
-def load_weights_only(path: str | os.PathLike, map_location=None) -> Any:
+def load_weights_only(path: str | os.PathLike, map_location=None, admitted_globals=()) -> Any:
     """``torch.load(weights_only=True)`` of ``path``; ``PickledObjects`` or ``UnreadableFile`` if it fails.
 
     Every reader of foreign or own ``.pt`` files goes through here, so none ever unpickles code.
+    ``admitted_globals`` are ``torch.serialization.safe_globals`` entries a format needs besides tensors
+    and plain containers (the official evaluator's numpy-scalar epochs).
     """
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.serialization.safe_globals(list(admitted_globals)):
             # Old or foreign pickles make the weights-only reader warn about their protocol first.
             warnings.simplefilter("ignore", UserWarning)
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         # The reader refuses a class it does not know ("Unsupported global: GLOBAL argparse.Namespace
-        # ..."); any other refusal means bytes that are not a pickle it can follow.
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        # ...") or one of a blocked module ("unsupported GLOBAL posix.system whose module posix is
+        # blocked"); any other refusal means bytes that are not a pickle it can follow.
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found is None:
-            raise UnreadableFile(str(path)) from None
+            raise UnreadableFile(str(path), _first_line(exc)) from None
         raise PickledObjects(found.group(1)) from None
-    except Exception:  # a damaged file fails as RuntimeError, EOFError, KeyError ... by where it breaks
-        raise UnreadableFile(str(path)) from None
+    except Exception as exc:  # a damaged file fails as RuntimeError, EOFError, KeyError ... where it breaks
+        raise UnreadableFile(str(path), _first_line(exc)) from None
+
+
+def _first_line(exc: Exception) -> str:
+    # torch's messages run to paragraphs; their first line names what broke.
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _corrupt(path: Path) -> MogenBenchError:
