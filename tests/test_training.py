@@ -218,8 +218,17 @@ def test_max_epochs_sets_the_steps_from_the_training_split(tiny_dataset, tmp_pat
         "mdm", tiny_dataset, tmp_path / "run", overrides=["train.max_steps=11"], resume=True, progress=False
     )
     assert train(resumed).step == 11
-    again = json.loads((tmp_path / "run" / "config.json").read_text())["config"]["train"]
-    assert (again["max_steps"], again["max_epochs"]) == (9, 3)  # config.json keeps the run's first settings
+    # config.json says what the run now trains, and when and how the resume changed it.
+    again = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (again["config"]["train"]["max_steps"], again["config"]["train"]["max_epochs"]) == (11, 0)
+    assert [(r["step"], r["changed"]) for r in again["resumes"]] == [
+        (9, {"train.max_steps": [9, 11], "train.max_epochs": [3, 0]})
+    ]
+    assert again["created"] == config["created"] and again["context"] == config["context"]
+    # A resume that changes nothing leaves config.json as it was.
+    before = (tmp_path / "run" / "config.json").read_bytes()
+    train(TrainRequest("mdm", tiny_dataset, tmp_path / "run", resume=True, progress=False))
+    assert (tmp_path / "run" / "config.json").read_bytes() == before
 
 
 def test_a_step_count_on_the_command_line_turns_a_presets_epochs_off(tiny_dataset, tmp_path):

@@ -310,6 +310,8 @@ def _train(
             generator.set_state(state["generators"][dist.rank].to("cpu"))
             restore_rng_state(state["rng"][dist.rank])
             step, batches_done = int(state["step"]), int(state["batches_done"])
+        if dist.is_main:
+            _record_resume(out, saved, sections, step)
     elif dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -471,6 +473,27 @@ def _run_config(model_class, sections, context, dataset, folder, fingerprint, di
         "tool": {"name": "mogen-bench", "version": __version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _record_resume(out: Path, saved: dict, sections: dict, step: int) -> None:
+    """Keep ``config.json`` true to what the resumed run trains: the settings a resume changed (the
+    ``RESUMABLE_KEYS``: a longer ``train.max_steps``, another ``train.max_minutes``, ...) replace the saved
+    ones, and ``resumes`` lists each change with the step it took effect at, old and new values."""
+    config = {name: config_to_dict(section) for name, section in sections.items()}
+    changed = {
+        f"{name}.{key}": [saved["config"].get(name, {}).get(key), value]
+        for name, values in config.items()
+        for key, value in values.items()
+        if saved["config"].get(name, {}).get(key) != value
+    }
+    if not changed:
+        return
+    saved = {**saved, "config": config}
+    saved["resumes"] = [
+        *saved.get("resumes", []),
+        {"step": step, "changed": changed, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+    ]
+    atomic_write_text(out / CONFIG_FILE, json.dumps(saved, indent=2) + "\n")
 
 
 def data_normalised(sections: dict) -> bool:
