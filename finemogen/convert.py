@@ -51,10 +51,9 @@ whole-body reconstruction to the output as it is (``(output + body_feat) / 2``, 
 
 The released text transformer is sequence-first and this one batch-first: the same parameters. CLIP itself is
 not part of a mogen-bench checkpoint (``ClipTextEncoder`` keeps only the weights' digest); its text tower goes
-to ``clip_text.safetensors`` and ``config.json`` points ``model.clip_weights`` at it by absolute path (after
-moving the folder, edit that entry, or give ``load_run`` ``model_overrides={"clip_weights": ...}``). A
-checkpoint without ``model.clip.*`` needs ``clip_weights`` (OpenAI's ViT-B/32 in any file ``ClipTextEncoder``
-reads).
+to ``clip_text.safetensors`` and ``config.json`` points ``model.clip_weights`` at it relative to the run
+folder, so the converted run can be moved or copied whole. A checkpoint without ``model.clip.*`` needs
+``clip_weights`` (OpenAI's ViT-B/32 in any file ``ClipTextEncoder`` reads).
 """
 
 from __future__ import annotations
@@ -538,8 +537,8 @@ def convert_finemogen_official(
     from mogen_bench.models.registry import load_preset
     from mogen_bench.motion.representations import get_representation
     from mogen_bench.training.checkpoint import checkpoint_path, save_checkpoint
-    from mogen_bench.training.config import TrainConfig, config_to_dict, resolve_sections
-    from mogen_bench.training.run import CONFIG_FILE
+    from mogen_bench.training.config import TrainConfig, resolve_sections
+    from mogen_bench.training.run import CONFIG_FILE, sections_for_config
 
     checkpoint, out = Path(checkpoint), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -624,7 +623,7 @@ def convert_finemogen_official(
         train = sections["train"]
         run_config = {
             "model": FineMoGen.name,
-            "config": {name: config_to_dict(section) for name, section in sections.items()},
+            "config": sections_for_config(sections, out),
             "context": context.to_dict(),
             "dataset": {
                 "path": None,

@@ -448,7 +448,7 @@ def test_the_converted_run_loads_strictly_and_generates(tmp_path, monkeypatch, t
     assert config["model"] == "finemogen" and context["representation"] == "humanml3d-263"
     assert (context["max_frames"], context["fps"], context["dims"]) == (196, 20.0, 263)
     assert context["part_slices"]["right_arm"] == sorted(released_slices("humanml3d-263")["larm"])
-    assert config["config"]["model"]["clip_weights"] == str((out / CLIP_FILE).resolve())
+    assert config["config"]["model"]["clip_weights"] == CLIP_FILE  # relative to the run folder
     assert config["config"]["model"]["guidance"] == 6.5 and config["config"]["data"]["max_frames"] == 196
     assert np.array_equal(np.asarray(config["normalisation"]["mean"], np.float32), tiny_release["mean_array"])
     assert config["normalisation"]["applied"] is True
@@ -474,6 +474,15 @@ def test_the_converted_run_loads_strictly_and_generates(tmp_path, monkeypatch, t
     features = np.load(tmp_path / "generated" / "sample_000.features.npy")
     expected = motion[0].numpy() * tiny_release["std_array"] + tiny_release["mean_array"]
     np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-5)
+
+    # The run folder moves whole: its CLIP is found beside it, whatever the working directory.
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    out.rename(moved)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    again = load_run("run")
+    assert again.model.text_encoder.weights_source == str(Path("run") / CLIP_FILE)
+    assert torch.equal(again.model.generate(["a person waves"], [8], seed=3).features, motion)
 
 
 def test_the_convert_command(tmp_path, monkeypatch, tiny_release):

@@ -234,11 +234,13 @@ def test_requests_the_settings_cannot_serve_are_refused(tiny_run):
 
 
 # --------------------------------------------------------------------------- CLI and protocol
-def test_train_generate_and_evaluate_on_the_cli(tiny_dataset, tiny_run, tmp_path):
+def test_train_generate_and_evaluate_on_the_cli(tiny_dataset, tiny_run, tmp_path, monkeypatch):
     runner = CliRunner()
     run = tmp_path / "priormdm"
+    # The prior named relative to the working directory of the training command ...
+    monkeypatch.chdir(tiny_run.parent)
     sets = [
-        f'model.prior_run="{tiny_run}"',
+        f'model.prior_run="{tiny_run.name}"',
         "model.handshake=4",
         "model.blend=2",
         "model.skip_steps=20",
@@ -250,6 +252,10 @@ def test_train_generate_and_evaluate_on_the_cli(tiny_dataset, tiny_run, tmp_path
     result = runner.invoke(cli, [*arguments, *[a for item in sets for a in ("--set", item)], "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "step 0" in result.output
+    # ... is saved absolute, so the run is read the same from any other one.
+    config = json.loads((run / "config.json").read_text())
+    assert config["config"]["model"]["prior_run"] == str(tiny_run.resolve())
+    monkeypatch.chdir(tmp_path)
     saved = load_checkpoint(run / "checkpoints" / "step-00000000.pt", expect_model="priormdm")["model"]
     prior = load_run(tiny_run).model.state_dict()
     assert set(saved) == {f"prior.{key}" for key in prior}

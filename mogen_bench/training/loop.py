@@ -46,7 +46,6 @@ from mogen_bench.training.checkpoint import (
 )
 from mogen_bench.training.config import (
     TrainConfig,
-    config_to_dict,
     load_toml,
     parse_overrides,
     resolve_sections,
@@ -55,7 +54,12 @@ from mogen_bench.training.distributed import DistributedContext, seed_for, setup
 from mogen_bench.training.ema import ExponentialMovingAverage
 from mogen_bench.training.metrics_log import MetricsLog, TrainingProgress
 from mogen_bench.training.optim import build_optimizer, build_scheduler
-from mogen_bench.training.run import CONFIG_FILE, METRICS_FILE
+from mogen_bench.training.run import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    model_settings_from_config,
+    sections_for_config,
+)
 
 #: Settings a resumed run may change: they do not alter the numbers it computes.
 RESUMABLE_KEYS = frozenset(
@@ -133,7 +137,9 @@ def _resumed_config(request: TrainRequest, model_class: type[MotionModel], saved
             fix=f"resume without them (only {', '.join(sorted(RESUMABLE_KEYS))} may change), "
             "or start a new run with --out",
         )
-    return resolve_sections(_sections(model_class), saved["config"], _counting_steps(overrides))
+    # The saved paths are relative to the run folder (or absolute); the model reads them from here.
+    layer = {**saved["config"], "model": model_settings_from_config(saved, request.out)}
+    return resolve_sections(_sections(model_class), layer, _counting_steps(overrides))
 
 
 def dataset_fingerprint(folder: Path) -> str:
@@ -317,7 +323,8 @@ def _train(
         atomic_write_text(
             out / CONFIG_FILE,
             json.dumps(
-                _run_config(model_class, sections, context, dataset, folder, fingerprint, dist), indent=2
+                _run_config(out, model_class, sections, context, dataset, folder, fingerprint, dist),
+                indent=2,
             )
             + "\n",
         )
@@ -449,12 +456,12 @@ def _save(out, model_class, model, optimizer, scheduler, ema, generator, step, b
     return path
 
 
-def _run_config(model_class, sections, context, dataset, folder, fingerprint, dist) -> dict:
+def _run_config(out, model_class, sections, context, dataset, folder, fingerprint, dist) -> dict:
     info = dataset.dataset.info
     train_config: TrainConfig = sections["train"]
     return {
         "model": model_class.name,
-        "config": {name: config_to_dict(section) for name, section in sections.items()},
+        "config": sections_for_config(sections, out),
         "context": context.to_dict(),
         "dataset": {
             "path": str(folder.resolve()),
@@ -479,7 +486,7 @@ def _record_resume(out: Path, saved: dict, sections: dict, step: int) -> None:
     """Keep ``config.json`` true to what the resumed run trains: the settings a resume changed (the
     ``RESUMABLE_KEYS``: a longer ``train.max_steps``, another ``train.max_minutes``, ...) replace the saved
     ones, and ``resumes`` lists each change with the step it took effect at, old and new values."""
-    config = {name: config_to_dict(section) for name, section in sections.items()}
+    config = sections_for_config(sections, out)
     changed = {
         f"{name}.{key}": [saved["config"].get(name, {}).get(key), value]
         for name, values in config.items()

@@ -25,6 +25,11 @@ from mogen_bench.training.checkpoint import CHECKPOINT_FOLDER, find_latest_check
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 
+#: Model settings that name a file or folder. ``config.json`` writes one that lies inside the run folder
+#: relative to it (a converted FineMoGen run's ``clip_text.safetensors``), so a run folder can be moved or
+#: copied whole, and any other absolute, so the run reads the same file from any working directory.
+PATH_SETTINGS = ("clip_weights", "prior_run")
+
 
 @dataclass
 class LoadedRun:
@@ -52,6 +57,38 @@ class LoadedRun:
         mean = torch.as_tensor(self.mean, dtype=features.dtype, device=features.device)
         std = torch.as_tensor(self.std, dtype=features.dtype, device=features.device)
         return features * std + mean
+
+
+def sections_for_config(sections: dict, run_dir: str | Path) -> dict:
+    """The ``config`` entry of a run's ``config.json``: every section as plain data, paths as above."""
+    from mogen_bench.training.config import config_to_dict
+
+    config = {name: config_to_dict(section) for name, section in sections.items()}
+    if "model" in config:
+        folder = Path(run_dir).resolve()
+        for key in PATH_SETTINGS:
+            value = config["model"].get(key)
+            if isinstance(value, str) and value.strip():
+                path = Path(value).expanduser().resolve()
+                inside = path.is_relative_to(folder)
+                config["model"][key] = path.relative_to(folder).as_posix() if inside else str(path)
+    return config
+
+
+def model_settings_from_config(config: dict, run_dir: str | Path) -> dict:
+    """The ``model`` section of a run's ``config.json`` with its relative paths joined to the run folder.
+
+    Runs written before paths were kept this way may hold a path relative to the working directory they
+    were trained from; one that exists from here and not inside the run folder is left as written.
+    """
+    model = dict(config["config"]["model"])
+    for key in PATH_SETTINGS:
+        value = model.get(key)
+        if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute():
+            inside = Path(run_dir) / value
+            if inside.exists() or not Path(value).exists():
+                model[key] = str(inside)
+    return model
 
 
 def read_run_config(run_dir: str | Path) -> dict:
@@ -100,7 +137,7 @@ def load_run(
             file=str(run_dir / CHECKPOINT_FOLDER),
             fix="train it first (`mogen-bench train ... --out RUN_DIR`), or give --checkpoint",
         )
-    layers = [{"model": config["config"]["model"]}]
+    layers = [{"model": model_settings_from_config(config, run_dir)}]
     if model_overrides:
         layers.append({"model": dict(model_overrides)})
     model_config = resolve_sections({"model": model_class.config_class}, *layers)["model"]
