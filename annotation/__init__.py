@@ -7,7 +7,13 @@ check annotations without torch.
 from annotation.discover import CheckReport, check_paths, read_annotations
 from annotation.edit import delete_stage, insert_stage, merge_stages, set_stage_length, set_text, split_stage
 from annotation.errors import AnnotationError, MogenBenchError, Problem
-from annotation.humanml3d_text import CaptionLine, caption_annotation, parse_caption_line, read_caption_file
+from annotation.humanml3d_text import (
+    CaptionLine,
+    caption_annotation,
+    parse_caption_line,
+    read_caption_file,
+    window_motion_id,
+)
 from annotation.humman_json import (
     dumps_humman_json,
     parse_humman_json,
@@ -55,6 +61,7 @@ __all__ = [
     "set_stage_length",
     "set_text",
     "split_stage",
+    "window_motion_id",
     "write_humman_folder",
     "write_humman_json",
 ]

@@ -8,13 +8,16 @@ means the caption describes the whole clip; otherwise it describes the window
 
 Every caption becomes an ``Annotation`` with one stage that covers its motion and carries only the
 overall text and its tokens, so HumanML3D captions and HuMMan-MoGen stages share one type. A timed
-caption's annotation records the window in ``clip`` and the source motion in ``source_id``.
+caption's annotation records the window in ``clip`` and the source motion in ``source_id``, and is named
+``<id>#<start>-<end>`` (``window_motion_id``), as ``mogen-bench prepare`` names the window's motion.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +94,16 @@ def parse_caption_line(line: str, *, path: str | None = None, line_number: int |
     return CaptionLine(caption, tokens, times[0], times[1])
 
 
+def window_motion_id(source_id: str, start: int, end: int, occurrence: int = 1) -> str:
+    """``<id>#<start>-<end>``: a timed caption's window as a motion of its own, named by the frames it covers.
+
+    The official loader names these windows by a random letter prefix; a fixed name keeps ids reproducible
+    and says where the window lies. The ``occurrence``-th caption of the same window (from 2) gets ``#<n>``.
+    """
+    motion_id = f"{source_id}#{start}-{end}"
+    return motion_id if occurrence == 1 else f"{motion_id}#{occurrence}"
+
+
 def caption_annotation(
     line: CaptionLine,
     *,
@@ -137,7 +150,7 @@ def caption_annotation(
             )
         stages = (Stage(0, end - start, overall=line.caption, tokens=line.tokens),)
         annotation = Annotation(
-            f"{source_id}_{start}_{end}",
+            window_motion_id(source_id, start, end),
             stages,
             num_frames=end - start,
             fps=fps,
@@ -168,6 +181,7 @@ def check_caption_file(
     annotations: list[Annotation] = []
     problems: list[Problem] = []
     lines = skipped = 0
+    windows: Counter[str] = Counter()  # captions of the same window are motions of their own
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -177,11 +191,16 @@ def check_caption_file(
             if skip_unknown_length and num_frames is None and line.whole_clip:
                 skipped += 1
                 continue
-            annotations.append(
-                caption_annotation(
-                    line, source_id=source_id, num_frames=num_frames, fps=fps, path=path, line_number=number
-                )
+            annotation = caption_annotation(
+                line, source_id=source_id, num_frames=num_frames, fps=fps, path=path, line_number=number
             )
+            if annotation.clip is not None:
+                windows[annotation.motion_id] += 1
+                if windows[annotation.motion_id] > 1:
+                    start, end = annotation.clip
+                    renamed = window_motion_id(source_id, start, end, windows[annotation.motion_id])
+                    annotation = dataclasses.replace(annotation, motion_id=renamed)
+            annotations.append(annotation)
         except AnnotationError as exc:
             problems.extend(exc.problems)
     if lines == 0:

@@ -173,7 +173,7 @@ def test_whole_clip_caption_covers_the_motion():
 
 def test_timed_caption_is_a_window_of_its_own():
     annotation = caption_annotation(parse_caption_line(TIMED), source_id="000001", num_frames=200)
-    assert annotation.motion_id == "000001_30_85"
+    assert annotation.motion_id == "000001#30-85"
     assert annotation.source_id == "000001"
     assert annotation.clip == (30, 85)
     assert annotation.num_frames == 55
@@ -189,7 +189,7 @@ def test_nan_start_counts_as_zero():
     line = parse_caption_line("a man walks#a/DET#nan#3.0")
     annotation = caption_annotation(line, source_id="M000002", num_frames=100)
     assert annotation.clip == (0, 60)
-    assert annotation.motion_id == "M000002_0_60"
+    assert annotation.motion_id == "M000002#0-60"
     assert annotation.num_frames == 60
 
 
@@ -197,7 +197,7 @@ def test_window_past_the_motion_end_is_cut_to_the_motion():
     line = parse_caption_line("a man walks#a/DET#2.0#10.0")  # window (40, 200)
     annotation = caption_annotation(line, source_id="000003", num_frames=100)
     assert annotation.clip == (40, 100)
-    assert annotation.motion_id == "000003_40_100"
+    assert annotation.motion_id == "000003#40-100"
     assert annotation.num_frames == 60
     assert annotation.stages[0].end_frame == 60
 
@@ -271,7 +271,7 @@ FILE_TEXT = "\n".join(
 
 def test_parse_caption_file_in_order_skipping_blank_lines():
     annotations = parse_caption_file(FILE_TEXT, source_id="000001", num_frames=200, path="texts/000001.txt")
-    assert [a.motion_id for a in annotations] == ["000001", "000001_30_85", "000001_0_60"]
+    assert [a.motion_id for a in annotations] == ["000001", "000001#30-85", "000001#0-60"]
     assert [a.clip for a in annotations] == [None, (30, 85), (0, 60)]
     assert [a.num_frames for a in annotations] == [200, 55, 60]
     assert [a.stages[0].overall for a in annotations] == [
@@ -346,7 +346,7 @@ def test_read_caption_file_sets_provenance_and_source_id(tmp_path):
     path.write_bytes(data)
     annotations = read_caption_file(path, num_frames=200)
     digest = hashlib.sha256(data).hexdigest()
-    assert [a.motion_id for a in annotations] == ["000042", "000042_30_85", "000042_0_60"]
+    assert [a.motion_id for a in annotations] == ["000042", "000042#30-85", "000042#0-60"]
     for annotation in annotations:
         assert annotation.source_id == "000042"
         assert annotation.provenance.source == "humanml3d"
@@ -359,7 +359,7 @@ def test_read_caption_file_accepts_a_str_path_and_fps(tmp_path):
     path = tmp_path / "M00007.txt"
     path.write_text(TIMED + "\n", encoding="utf-8")
     (annotation,) = read_caption_file(str(path), fps=12.5)
-    assert annotation.motion_id == "M00007_30_85"
+    assert annotation.motion_id == "M00007#30-85"
     assert annotation.fps == 12.5
 
 

@@ -153,6 +153,21 @@ def test_identical_windows_stay_separate_items_as_in_the_official_loader(tree, i
     assert np.array_equal(first.features, tree.features["000001"][40:100])
 
 
+def test_window_ids_are_the_annotation_librarys(tree, items):
+    # `prepare` and annotation.read_caption_file name a timed caption's window the same way, repeats included.
+    from annotation import read_caption_file
+
+    records, _ = items
+    frames = len(tree.features["000001"])
+    annotations = read_caption_file(tree.root / "texts" / "000001.txt", num_frames=frames)
+    windows = {a.motion_id: a.clip for a in annotations if a.clip is not None}
+    prepared = {m: r for m, r in records.items() if r.source_id == "000001" and m != "000001"}
+    assert {"000001#40-100", "000001#40-100#2"} <= set(prepared) <= set(windows)
+    for motion_id, record in prepared.items():
+        first, last = windows[motion_id]
+        assert np.array_equal(record.features, tree.features["000001"][first:last])
+
+
 def test_windows_under_the_length_filter_are_skipped_with_the_reason(items):
     records, skipped = items
     for motion_id in ("000001#25-60", "000001#40-79", "000001#100-120"):  # 35, 39, 20 (cut at T) frames

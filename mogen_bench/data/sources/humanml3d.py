@@ -42,7 +42,7 @@ import numpy as np
 
 from annotation.errors import AnnotationError
 from annotation.files import read_user_file
-from annotation.humanml3d_text import LOADER_FPS, CaptionLine, parse_caption_line
+from annotation.humanml3d_text import LOADER_FPS, CaptionLine, parse_caption_line, window_motion_id
 from mogen_bench.data.schema import Caption, MotionRecord, Skipped
 from mogen_bench.data.source import expected_tree_error
 from mogen_bench.data.splits import SPLITS
@@ -312,16 +312,15 @@ class HumanML3DSource:
                 "no whole-clip caption (start = end = 0); only its timed captions are items",
                 captions_file,
             )
-        windows: Counter[str] = Counter()
+        windows: Counter[tuple[int, int]] = Counter()
         for line in timed:
             start, end = line.window(LOADER_FPS)
             # The slice the official loader takes; ids name the frames it really covers.
             window = features[start:end]
             first = min(start, frames)
-            motion_id = f"{clip_id}#{first}-{first + window.shape[0]}"
-            windows[motion_id] += 1
-            if windows[motion_id] > 1:
-                motion_id += f"#{windows[motion_id]}"
+            key = (first, first + window.shape[0])
+            windows[key] += 1
+            motion_id = window_motion_id(clip_id, *key, windows[key])
             if not self._length_ok(window.shape[0]):
                 yield Skipped(
                     motion_id, self._length_reason(window.shape[0], "caption window"), captions_file
