@@ -475,6 +475,13 @@ def test_the_converted_run_loads_strictly_and_generates(tmp_path, monkeypatch, t
     expected = motion[0].numpy() * tiny_release["std_array"] + tiny_release["mean_array"]
     np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-5)
 
+    # It generates and evaluates as it is; there is no training of it to resume.
+    from mogen_bench.training.loop import TrainRequest, train
+
+    with pytest.raises(MogenBenchError, match="converted released checkpoint was not trained") as refused:
+        train(TrainRequest("finemogen", tmp_path, out, resume=True, progress=False))
+    assert refused.value.file == str(out / "config.json")
+
     # The run folder moves whole: its CLIP is found beside it, whatever the working directory.
     moved = tmp_path / "elsewhere" / "run"
     moved.parent.mkdir()

@@ -231,6 +231,13 @@ def train(request: TrainRequest) -> TrainResult:
             file=str(out / CONFIG_FILE),
             fix=f"resume with `mogen-bench train {saved.get('model')}`",
         )
+    if saved is not None and "converted_from" in saved:
+        # Its step-0 checkpoint holds released weights only: no optimiser, schedule or data order to go on.
+        raise MogenBenchError(
+            "a converted released checkpoint was not trained here, so there is no training to resume",
+            file=str(out / CONFIG_FILE),
+            fix="generate or evaluate with the converted run as it is; train a new run with --out",
+        )
     sections = _resumed_config(request, model_class, saved) if saved else _fresh_config(request, model_class)
     train_config: TrainConfig = sections["train"]
     data_config: MotionDataConfig = sections["data"]
