@@ -84,7 +84,7 @@ def test_humanml3d_texts_folder_uses_new_joint_vecs(tmp_path):
     assert report.ok
     assert [(a.motion_id, a.num_frames, a.clip) for a in report.annotations] == [
         ("000001", 120, None),
-        ("000001_40_110", 70, (40, 110)),
+        ("000001#40-110", 70, (40, 110)),
     ]
 
 
