@@ -104,6 +104,19 @@ def window_motion_id(source_id: str, start: int, end: int, occurrence: int = 1) 
     return motion_id if occurrence == 1 else f"{motion_id}#{occurrence}"
 
 
+class WindowNames:
+    """Names the timed-caption windows of one source motion in file order (``window_motion_id``): the
+    first caption of a window gets ``<id>#<start>-<end>``, each repeat of it the next ``#<n>``."""
+
+    def __init__(self, source_id: str):
+        self.source_id = source_id
+        self._seen: Counter[tuple[int, int]] = Counter()
+
+    def __call__(self, start: int, end: int) -> str:
+        self._seen[start, end] += 1
+        return window_motion_id(self.source_id, start, end, self._seen[start, end])
+
+
 def caption_annotation(
     line: CaptionLine,
     *,
@@ -181,7 +194,7 @@ def check_caption_file(
     annotations: list[Annotation] = []
     problems: list[Problem] = []
     lines = skipped = 0
-    windows: Counter[str] = Counter()  # captions of the same window are motions of their own
+    window_names = WindowNames(source_id)  # captions of the same window are motions of their own
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -195,11 +208,7 @@ def check_caption_file(
                 line, source_id=source_id, num_frames=num_frames, fps=fps, path=path, line_number=number
             )
             if annotation.clip is not None:
-                windows[annotation.motion_id] += 1
-                if windows[annotation.motion_id] > 1:
-                    start, end = annotation.clip
-                    renamed = window_motion_id(source_id, start, end, windows[annotation.motion_id])
-                    annotation = dataclasses.replace(annotation, motion_id=renamed)
+                annotation = dataclasses.replace(annotation, motion_id=window_names(*annotation.clip))
             annotations.append(annotation)
         except AnnotationError as exc:
             problems.extend(exc.problems)

@@ -21,6 +21,7 @@ import torch
 
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.training.checkpoint import CHECKPOINT_FOLDER, find_latest_checkpoint, load_checkpoint
+from mogen_bench.training.config import config_to_dict
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -61,8 +62,6 @@ class LoadedRun:
 
 def sections_for_config(sections: dict, run_dir: str | Path) -> dict:
     """The ``config`` entry of a run's ``config.json``: every section as plain data, paths as above."""
-    from mogen_bench.training.config import config_to_dict
-
     config = {name: config_to_dict(section) for name, section in sections.items()}
     if "model" in config:
         folder = Path(run_dir).resolve()

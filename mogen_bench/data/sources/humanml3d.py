@@ -33,7 +33,6 @@ Features are stored bit for bit as shipped; the normalisation statistics are the
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 
 from annotation.errors import AnnotationError
 from annotation.files import read_user_file
-from annotation.humanml3d_text import LOADER_FPS, CaptionLine, parse_caption_line, window_motion_id
+from annotation.humanml3d_text import LOADER_FPS, CaptionLine, WindowNames, parse_caption_line
 from mogen_bench.data.schema import Caption, MotionRecord, Skipped
 from mogen_bench.data.source import expected_tree_error
 from mogen_bench.data.splits import SPLITS
@@ -312,15 +311,13 @@ class HumanML3DSource:
                 "no whole-clip caption (start = end = 0); only its timed captions are items",
                 captions_file,
             )
-        windows: Counter[tuple[int, int]] = Counter()
+        window_names = WindowNames(clip_id)
         for line in timed:
             start, end = line.window(LOADER_FPS)
             # The slice the official loader takes; ids name the frames it really covers.
             window = features[start:end]
             first = min(start, frames)
-            key = (first, first + window.shape[0])
-            windows[key] += 1
-            motion_id = window_motion_id(clip_id, *key, windows[key])
+            motion_id = window_names(first, first + window.shape[0])
             if not self._length_ok(window.shape[0]):
                 yield Skipped(
                     motion_id, self._length_reason(window.shape[0], "caption window"), captions_file
