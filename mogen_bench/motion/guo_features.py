@@ -19,10 +19,12 @@ wrong order), is smoothed with a Gaussian of sigma 20 frames, and frame 0's root
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from mogen_bench import native
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion.kinematics import (
     _inverse_kinematics_components,
@@ -354,9 +356,80 @@ def recover_from_ric(features: torch.Tensor, num_joints: int = 22) -> torch.Tens
 
     The ric block turned back by the inverse heading (the 2D rotation of ``_recover_root``, written as
     ``c x + s z`` and ``c z - s x`` with ``c = 1 - k``), plus the root's ground position; the root is joint 0.
+    On the CPU, float32 / float64 features that need no gradient go through the compiled kernel of
+    ``mogen_bench.native`` when it can be built (one pass instead of several); elsewhere, and where it
+    cannot, through the torch code below. The two agree to the last bits of ``sin`` / ``cos``.
     """
+    ric_end = 4 + (num_joints - 1) * 3
+    if num_joints < 1 or features.ndim < 2 or features.shape[-1] < ric_end:
+        raise MogenBenchError(
+            f"features for {num_joints} joints need at least {ric_end} dimensions per frame "
+            f"(root 4 + ric {(num_joints - 1) * 3}), got shape {tuple(features.shape)}",
+            field="features",
+            fix="pass (..., T, D) features of the representation that num_joints belongs to",
+        )
+    if features.numel() == 0:
+        return features.new_empty(*features.shape[:-1], num_joints, 3)
+    if features.requires_grad and torch.is_grad_enabled():
+        return _recover_from_ric_differentiable(features, num_joints)
+    native = _recover_from_ric_native(features, num_joints)
+    return native if native is not None else _recover_from_ric_torch(features, num_joints)
+
+
+def _recover_from_ric_differentiable(features: torch.Tensor, num_joints: int) -> torch.Tensor:
+    """``recover_from_ric`` for features that need a gradient (a joint-position loss): the same arithmetic
+    as ``_recover_root`` and ``_recover_from_ric_torch``, written without ``out=`` and in-place ops."""
+    head = features[..., :4]
+    zero = head.new_zeros((*head.shape[:-2], min(1, head.shape[-2])))
+    angle = torch.cat([zero, torch.cumsum(head[..., :-1, 0], dim=-1)], dim=-1)
+    inverse_y = -torch.sin(angle)
+    k, s = 2 * inverse_y * inverse_y, 2 * torch.cos(angle) * inverse_y
+    step_x, step_z, k1, s1 = head[..., :-1, 1], head[..., :-1, 2], k[..., 1:], s[..., 1:]
+    root_x = torch.cat([zero, torch.cumsum(step_x + (s1 * step_z - k1 * step_x), dim=-1)], dim=-1)
+    root_z = torch.cat([zero, torch.cumsum(step_z - (s1 * step_x + k1 * step_z), dim=-1)], dim=-1)
+    x, y, z = features[..., 4 : 4 + (num_joints - 1) * 3].unflatten(-1, (num_joints - 1, 3)).unbind(-1)
+    c, s = (1 - k)[..., None], s[..., None]
+    turned = torch.stack([(root_x[..., None] + s * z) + c * x, y, (root_z[..., None] - s * x) + c * z], -1)
+    root = torch.stack([root_x, head[..., 3], root_z], dim=-1)
+    return torch.cat([root[..., None, :], turned], dim=-2)
+
+
+def _recover_from_ric_native(features: torch.Tensor, num_joints: int) -> torch.Tensor | None:
+    """``recover_from_ric`` by the compiled kernel, or ``None`` where it does not apply or cannot be had."""
+    if (
+        features.device.type != "cpu"
+        or features.layout != torch.strided
+        or features.dtype not in (torch.float32, torch.float64)
+    ):
+        return None
+    kernel = native.library("recover_ric")
+    if kernel is None:
+        return None
+    batch, frames, dims = features.shape[:-2], features.shape[-2], features.shape[-1]
+    rows = features.reshape(math.prod(batch), frames, dims)
+    # The kernel reads rows in place at any motion and frame stride; it needs plain numbers along a row.
+    if rows.stride(-1) != 1 or rows.is_neg():
+        rows = rows.resolve_neg().contiguous()
+    joints = torch.empty(len(rows), frames, num_joints, 3, dtype=features.dtype)
+    kernel.mogen_recover_from_ric(
+        rows.data_ptr(),
+        len(rows),
+        frames,
+        dims,
+        rows.stride(0),
+        rows.stride(1),
+        num_joints,
+        joints.data_ptr(),
+        int(features.dtype == torch.float64),
+        torch.get_num_threads(),
+    )
+    return joints.reshape(*batch, frames, num_joints, 3)
+
+
+def _recover_from_ric_torch(features: torch.Tensor, num_joints: int = 22) -> torch.Tensor:
+    """``recover_from_ric`` in torch ops: any device, dtype and autograd."""
     batch, frames = features.shape[:-2], features.shape[-2]
-    features = features.reshape(-1, frames, features.shape[-1])
+    features = features.reshape(math.prod(batch), frames, features.shape[-1])
     motions, ric_end = len(features), 4 + (num_joints - 1) * 3
     joints = torch.empty(motions, frames, num_joints, 3, dtype=features.dtype, device=features.device)
     _, root, (k, s) = _recover_root(features, out=joints[..., 0, :])
