@@ -46,6 +46,27 @@ def test_the_kernel_builds_once_and_is_reused(fresh_native, monkeypatch):
 
 
 @needs_compiler
+def test_a_cached_build_that_does_not_load_is_rebuilt(fresh_native):
+    build = native.build_path("recover_ric")
+    build.write_bytes(b"not a shared library")  # what a full disk may leave
+    assert native.library("recover_ric") is not None
+    assert build.read_bytes().startswith(b"\x7fELF")
+
+
+@needs_compiler
+def test_an_unwritable_cache_builds_in_a_private_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("MOGEN_BENCH_CACHE", str(blocker))  # $MOGEN_BENCH_CACHE/native cannot be made
+    native.forget()
+    try:
+        assert native.library("recover_ric") is not None
+        assert "/mogen-bench-native-" in native.status("recover_ric")
+    finally:
+        native.forget()
+
+
+@needs_compiler
 @pytest.mark.parametrize("dtype, atol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
 def test_kernel_agrees_with_the_torch_code(walking_features, dtype, atol):
     features = walking_features.to(dtype)

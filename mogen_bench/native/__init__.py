@@ -111,18 +111,29 @@ def _compiler() -> list[str]:
     return command
 
 
-def _load(kernel: Kernel, name: str) -> ctypes.CDLL:
-    source = Path(__file__).with_name(kernel.source)
-    compiler = _compiler()
-    text = source.read_bytes()
+def build_path(name: str) -> Path:
+    """Where kernel ``name``'s build for this source, compiler and platform lies (or will lie)."""
+    source = Path(__file__).with_name(KERNELS[name].source)
     key = hashlib.sha256(
-        b"\0".join([text, " ".join(compiler + list(CFLAGS)).encode(), platform.platform().encode()])
+        b"\0".join(
+            [source.read_bytes(), " ".join(_compiler() + list(CFLAGS)).encode(), platform.platform().encode()]
+        )
     ).hexdigest()[:16]
     suffix = ".dll" if sys.platform == "win32" else ".so"
-    target = _writable(cache_dir()) / f"{name}-{key}{suffix}"
-    if not target.exists():
+    return _writable(cache_dir()) / f"{name}-{key}{suffix}"
+
+
+def _load(kernel: Kernel, name: str) -> ctypes.CDLL:
+    source, compiler, target = Path(__file__).with_name(kernel.source), _compiler(), build_path(name)
+    lib = None
+    if target.exists():
+        try:
+            lib = ctypes.CDLL(str(target))
+        except OSError:  # a cached file that does not load (truncated by a full disk, say): build anew
+            log.info("rebuilding %s: the cached build does not load", target)
+    if lib is None:
         _build(compiler, source, target)
-    lib = ctypes.CDLL(str(target))
+        lib = ctypes.CDLL(str(target))
     for function, (result, arguments) in kernel.functions.items():
         entry = getattr(lib, function)
         entry.restype, entry.argtypes = result, list(arguments)
