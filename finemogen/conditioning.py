@@ -136,9 +136,7 @@ def zero_shot_stages(
     that covers most of it (the first of equals), no part texts."""
     out = []
     for motion, length in zip(motions, lengths, strict=True):
-        covered = [
-            min(int(s["end_frame"]), length) - max(int(s["start_frame"]), 0) for s in motion
-        ]
+        covered = [min(int(s["end_frame"]), length) - max(int(s["start_frame"]), 0) for s in motion]
         best = motion[covered.index(max(covered))] if motion else {}
         out.append([{"start_frame": 0, "end_frame": int(length), OVERALL: best.get(OVERALL)}])
     return out

@@ -85,41 +85,70 @@ class FineMoGenConfig(DiffusionConfig, TextConfig):
     text_encoder: Literal["learned", "clip"] = "clip"
 
     def __post_init__(self) -> None:
-        positive = ("part_dim", "layers", "time_embed_dim", "text_latent_dim", "text_heads", "text_ff_dim",
-                    "ffn_dim", "text_ffn_dim", "num_experts", "top_k", "max_seq_len")
+        positive = (
+            "part_dim",
+            "layers",
+            "time_embed_dim",
+            "text_latent_dim",
+            "text_heads",
+            "text_ff_dim",
+            "ffn_dim",
+            "text_ffn_dim",
+            "num_experts",
+            "top_k",
+            "max_seq_len",
+        )
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MogenBenchError(
-                    f"{name} must be a whole number >= 1, got {value!r}", field=f"model.{name}",
+                    f"{name} must be a whole number >= 1, got {value!r}",
+                    field=f"model.{name}",
                     fix="see finemogen/presets/paper.toml for the released values",
                 )
         if self.text_layers < 0:
-            raise MogenBenchError(f"text_layers must be >= 0, got {self.text_layers}",
-                                  field="model.text_layers", fix="use 2 (released) or 0")
+            raise MogenBenchError(
+                f"text_layers must be >= 0, got {self.text_layers}",
+                field="model.text_layers",
+                fix="use 2 (released) or 0",
+            )
         if self.text_latent_dim % self.text_heads:
             raise MogenBenchError(
                 f"text_latent_dim {self.text_latent_dim} is not divisible by text_heads {self.text_heads}",
-                field="model.text_heads", fix="choose text_heads that divide text_latent_dim",
+                field="model.text_heads",
+                fix="choose text_heads that divide text_latent_dim",
             )
         if self.top_k > self.num_experts:
-            raise MogenBenchError(f"top_k {self.top_k} exceeds num_experts {self.num_experts}",
-                                  field="model.top_k", fix="use top_k <= num_experts (released: 2 of 16)")
+            raise MogenBenchError(
+                f"top_k {self.top_k} exceeds num_experts {self.num_experts}",
+                field="model.top_k",
+                fix="use top_k <= num_experts (released: 2 of 16)",
+            )
         if not self.sigma_init > 0:
-            raise MogenBenchError(f"sigma_init must be > 0, got {self.sigma_init}", field="model.sigma_init",
-                                  fix="use 100 (released)")
+            raise MogenBenchError(
+                f"sigma_init must be > 0, got {self.sigma_init}",
+                field="model.sigma_init",
+                fix="use 100 (released)",
+            )
         if not 0.0 <= self.part_text_drop <= 1.0:
-            raise MogenBenchError(f"part_text_drop must be in [0, 1], got {self.part_text_drop}",
-                                  field="model.part_text_drop", fix="use 0.1")
+            raise MogenBenchError(
+                f"part_text_drop must be in [0, 1], got {self.part_text_drop}",
+                field="model.part_text_drop",
+                fix="use 0.1",
+            )
         if self.training_mode not in TRAINING_MODES:
             raise MogenBenchError(
-                f"unknown training_mode {self.training_mode!r}", field="model.training_mode",
+                f"unknown training_mode {self.training_mode!r}",
+                field="model.training_mode",
                 fix=f"use one of {', '.join(TRAINING_MODES)}",
             )
         for name in ("moe_loss_weight", "kl_loss_weight", "capacity_factor", "gate_noise", "dropout"):
             if getattr(self, name) < 0:
-                raise MogenBenchError(f"{name} must be >= 0, got {getattr(self, name)}",
-                                      field=f"model.{name}", fix="see finemogen/presets/paper.toml")
+                raise MogenBenchError(
+                    f"{name} must be >= 0, got {getattr(self, name)}",
+                    field=f"model.{name}",
+                    fix="see finemogen/presets/paper.toml",
+                )
 
     @property
     def latent_dim(self) -> int:

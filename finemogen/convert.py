@@ -249,8 +249,9 @@ def released_key_table(
         dropped[f"{attention}.key_motion"] = "a SAMI parameter the released forward never reads"
         for number, linear in (("1", "linear1_list"), ("2", "linear2_list")):
             heads = [f"{block}.ffn.{linear}.{h}" for h in range(parts)]
-            rules.append(KeyRule(f"{ffn}.ffn.weight{number}", tuple(f"{k}.weight" for k in heads),
-                                 "stack_transposed"))
+            rules.append(
+                KeyRule(f"{ffn}.ffn.weight{number}", tuple(f"{k}.weight" for k in heads), "stack_transposed")
+            )
             rules.append(KeyRule(f"{ffn}.ffn.bias{number}", tuple(f"{k}.bias" for k in heads), "stack"))
     return rules, dropped
 
@@ -349,8 +350,11 @@ def convert_state_dict(
 def _apply(rule: KeyRule, tensors: list[torch.Tensor], source: str) -> torch.Tensor:
     def refuse(expected: str) -> MogenBenchError:
         shapes = ", ".join(f"{key} {tuple(t.shape)}" for key, t in zip(rule.sources, tensors, strict=True))
-        return MogenBenchError(f"{shapes}: expected {expected} for {rule.target}", file=source,
-                               fix="give a checkpoint of the released FineMoGen configuration")
+        return MogenBenchError(
+            f"{shapes}: expected {expected} for {rule.target}",
+            file=source,
+            fix="give a checkpoint of the released FineMoGen configuration",
+        )
 
     if any(not isinstance(t, torch.Tensor) for t in tensors):
         raise refuse("tensors")
@@ -394,7 +398,7 @@ def read_released_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
             f"holds pickled Python objects ({exc.name}) besides tensors; they are never loaded "
             "(unpickling can run code)",
             file=str(path),
-            fix="if you trust the file, keep its weights only: python -c \"import torch; "
+            fix='if you trust the file, keep its weights only: python -c "import torch; '
             "c = torch.load('IN.pth', weights_only=False); torch.save(c['state_dict'], 'OUT.pth')\", "
             "then convert OUT.pth",
         ) from None
@@ -413,8 +417,10 @@ def read_released_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     elif isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
         state = dict(loaded)
     else:
-        what = f"a dict with keys {listing([repr(k) for k in loaded])}" if isinstance(loaded, dict) else (
-            f"a {type(loaded).__name__}"
+        what = (
+            f"a dict with keys {listing([repr(k) for k in loaded])}"
+            if isinstance(loaded, dict)
+            else (f"a {type(loaded).__name__}")
         )
         raise MogenBenchError(
             f"is neither an mmcv checkpoint ({{'meta', 'state_dict'}}) nor a state dict: {what}",
@@ -424,8 +430,11 @@ def read_released_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     state = {str(key): value for key, value in state.items()}
     others = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
     if others:
-        raise MogenBenchError(f"state dict entries that are not tensors: {listing(others)}", file=str(path),
-                              fix="give the .pth that the released FineMoGen code saved")
+        raise MogenBenchError(
+            f"state dict entries that are not tensors: {listing(others)}",
+            file=str(path),
+            fix="give the .pth that the released FineMoGen code saved",
+        )
     # A model saved inside DistributedDataParallel without mmcv's unwrapping.
     if state and all(key.startswith("module.") for key in state):
         state = {key[len("module.") :]: value for key, value in state.items()}
@@ -450,8 +459,11 @@ def require_statistics(mean: str | Path | None, std: str | Path | None) -> None:
     """A ``MogenBenchError`` naming the statistics file that was not given."""
     for name, path in (("mean", mean), ("std", std)):
         if path is None:
-            raise MogenBenchError(f"the dataset's normalisation {name} is needed and was not given",
-                                  field=name, fix=_STATISTICS_FIX)
+            raise MogenBenchError(
+                f"the dataset's normalisation {name} is needed and was not given",
+                field=name,
+                fix=_STATISTICS_FIX,
+            )
 
 
 def read_statistics(
@@ -467,17 +479,26 @@ def read_statistics(
         try:
             array = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise MogenBenchError(f"cannot read the {name} as a .npy array ({exc})", file=str(path),
-                                  field=name, fix=_STATISTICS_FIX) from None
+            raise MogenBenchError(
+                f"cannot read the {name} as a .npy array ({exc})",
+                file=str(path),
+                field=name,
+                fix=_STATISTICS_FIX,
+            ) from None
         if array.shape != (dims,) or not np.issubdtype(array.dtype, np.number):
-            raise MogenBenchError(f"the {name} has shape {array.shape} ({array.dtype}), not ({dims},)",
-                                  file=str(path), field=name, fix=_STATISTICS_FIX)
+            raise MogenBenchError(
+                f"the {name} has shape {array.shape} ({array.dtype}), not ({dims},)",
+                file=str(path),
+                field=name,
+                fix=_STATISTICS_FIX,
+            )
         array = array.astype(np.float32)
         bad = not np.isfinite(array).all() or (name == "std" and not (array > 0).all())
         if bad:
             what = "non-positive or non-finite" if name == "std" else "non-finite"
-            raise MogenBenchError(f"the {name} holds {what} values", file=str(path), field=name,
-                                  fix=_STATISTICS_FIX)
+            raise MogenBenchError(
+                f"the {name} holds {what} values", file=str(path), field=name, fix=_STATISTICS_FIX
+            )
         arrays.append(array)
     return arrays[0], arrays[1]
 
@@ -542,11 +563,17 @@ def convert_finemogen_official(
 
     checkpoint, out = Path(checkpoint), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise MogenBenchError("the output folder exists and is not empty", file=str(out),
-                              fix="give a new folder for the converted run")
+        raise MogenBenchError(
+            "the output folder exists and is not empty",
+            file=str(out),
+            fix="give a new folder for the converted run",
+        )
     if representation is not None and representation not in REPRESENTATIONS:
-        raise MogenBenchError(f"the released FineMoGen code has no {representation!r} model",
-                              field="representation", fix=f"use one of {', '.join(REPRESENTATIONS)}")
+        raise MogenBenchError(
+            f"the released FineMoGen code has no {representation!r} model",
+            field="representation",
+            fix=f"use one of {', '.join(REPRESENTATIONS)}",
+        )
     require_statistics(mean, std)  # before reading a large file
     state, ignored = read_released_checkpoint(checkpoint)
     if representation is None:
@@ -617,8 +644,13 @@ def convert_finemogen_official(
         origin = {"format": FORMAT, "checkpoint": str(checkpoint.resolve()), "sha256": digest}
         saved = save_checkpoint(
             checkpoint_path(out, 0),
-            {"model_name": FineMoGen.name, "step": 0, "model": model.state_dict(), "ema": None,
-             "converted_from": origin},
+            {
+                "model_name": FineMoGen.name,
+                "step": 0,
+                "model": model.state_dict(),
+                "ema": None,
+                "converted_from": origin,
+            },
         )
         train = sections["train"]
         run_config = {

@@ -408,8 +408,10 @@ class FineMoE(nn.Module):
         if positions.dtype.is_floating_point or positions.dtype == torch.bool or positions.is_complex():
             raise ValueError(f"positions must be integer indices, got {positions.dtype}")
         if positions.shape not in ((batch, frames), (frames,)):
-            raise ValueError(f"expected positions of shape ({batch}, {frames}) or ({frames},), "
-                             f"got {tuple(positions.shape)}")
+            raise ValueError(
+                f"expected positions of shape ({batch}, {frames}) or ({frames},), "
+                f"got {tuple(positions.shape)}"
+            )
         # The range check reads the values: free on the CPU, a device sync elsewhere (where an index out of
         # range fails in the gather instead).
         if positions.device.type == "cpu" and positions.numel():

@@ -30,13 +30,17 @@ def check_slices(slices: Mapping[str, Sequence[int]], dims: int) -> None:
     """The seven part slices must cover ``0..dims-1`` once each and ``body`` must be every dim."""
     missing = [name for name in SLICE_NAMES if name not in slices]
     if missing:
-        raise MogenBenchError(f"the body-part slices lack {', '.join(missing)}", field="part_slices",
-                              fix="prepare the dataset with a representation that has part slices")
+        raise MogenBenchError(
+            f"the body-part slices lack {', '.join(missing)}",
+            field="part_slices",
+            fix="prepare the dataset with a representation that has part slices",
+        )
     parts = sorted(i for name in SLICE_NAMES if name != BODY for i in slices[name])
     if parts != list(range(dims)) or sorted(slices[BODY]) != list(range(dims)):
         raise MogenBenchError(
             f"the seven part slices must cover the {dims} feature dims exactly once",
-            field="part_slices", fix="use the representation's own part slices (part_slices(representation))",
+            field="part_slices",
+            fix="use the representation's own part slices (part_slices(representation))",
         )
 
 

@@ -80,12 +80,28 @@ class SAMI(nn.Module):
         self.text_norm = nn.LayerNorm(text_dim)
         self.sigma = nn.Parameter(torch.tensor([float(sigma_init)]))
         self.t_sigma = nn.Parameter(torch.tensor([1.0]))
-        moe = {"num_experts": num_experts, "top_k": top_k, "gate_noise": gate_noise,
-               "capacity_factor": capacity_factor}
-        self.text_moe = FineMoE(input_dim=text_dim, ffn_dim=text_ffn_dim, output_dim=2 * part_dim,
-                                num_heads=1, max_seq_len=max_text_len, **moe)
-        self.motion_moe = FineMoE(input_dim=part_dim, ffn_dim=ffn_dim, output_dim=3 * part_dim,
-                                  num_heads=parts, max_seq_len=max_seq_len, **moe)
+        moe = {
+            "num_experts": num_experts,
+            "top_k": top_k,
+            "gate_noise": gate_noise,
+            "capacity_factor": capacity_factor,
+        }
+        self.text_moe = FineMoE(
+            input_dim=text_dim,
+            ffn_dim=text_ffn_dim,
+            output_dim=2 * part_dim,
+            num_heads=1,
+            max_seq_len=max_text_len,
+            **moe,
+        )
+        self.motion_moe = FineMoE(
+            input_dim=part_dim,
+            ffn_dim=ffn_dim,
+            output_dim=3 * part_dim,
+            num_heads=parts,
+            max_seq_len=max_seq_len,
+            **moe,
+        )
         self.body_weight = nn.Parameter(torch.randn(parts, parts))
         self.template_s = template_ffn(part_dim, ffn_dim)
         self.template_v = template_ffn(part_dim, ffn_dim)

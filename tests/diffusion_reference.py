@@ -86,7 +86,15 @@ def gaussian_denoiser(original_betas, mu, s, prediction: str = "x0", calls: list
 
 
 def sampler_steps(
-    betas, original_ab, timestep_map, mu, s, *, sampler: str, variance: str = "fixed_small", eta: float = 0.0,
+    betas,
+    original_ab,
+    timestep_map,
+    mu,
+    s,
+    *,
+    sampler: str,
+    variance: str = "fixed_small",
+    eta: float = 0.0,
     start_index: int | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Each sampler step under the Gaussian denoiser, from the first index down to 0, as ``(a, b, var)``:

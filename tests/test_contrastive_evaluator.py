@@ -316,7 +316,7 @@ def test_the_loss_is_global_plus_the_mean_over_parts_with_texts():
     torch.testing.assert_close(losses["loss_global"], expected_global, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(losses["loss_parts"], expected_parts, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(losses["loss"], expected_global + 0.5 * expected_parts, atol=1e-6, rtol=1e-6)
-    assert float(losses["loss_parts"]) > 0
+    assert losses["loss_parts"].item() > 0
 
 
 def test_part_heads_learn_part_texts():

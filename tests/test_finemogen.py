@@ -25,8 +25,25 @@ from mogen_bench.text.features import TextEncoder, TextFeatures
 from mogen_bench.training.checkpoint import find_latest_checkpoint, load_checkpoint
 from tests.tiny_runs import DIMS, _train, assert_same_weights, interrupted_and_resumed
 
-VOCABULARY = ["a", "person", "walks", "waves", "then", "sits", "the", "left", "arm", "swings", "raises",
-              "right", "leg", "kicks", "jumps", "head", "nods"]
+VOCABULARY = [
+    "a",
+    "person",
+    "walks",
+    "waves",
+    "then",
+    "sits",
+    "the",
+    "left",
+    "arm",
+    "swings",
+    "raises",
+    "right",
+    "leg",
+    "kicks",
+    "jumps",
+    "head",
+    "nods",
+]
 CONTEXT = ModelContext("humanml3d-263", DIMS, 20.0, 40, vocabulary=VOCABULARY)
 #: A FineMoGen with every piece of the released one, a few ten thousand parameters.
 TINY = dict(
@@ -155,8 +172,13 @@ def test_other_representations_split_into_the_same_eight_tokens(representation, 
     model = FineMoGen(FineMoGenConfig(**TINY), context)
     randomise_zero_parameters(model)
     condition = model.encode_requests(as_requests(["a person walks"], 16))
-    out = model.denoise(torch.randn(1, 16, dims), torch.tensor([5]), condition, frame_mask([16]),
-                        torch.zeros(1, dtype=torch.bool))
+    out = model.denoise(
+        torch.randn(1, 16, dims),
+        torch.tensor([5]),
+        condition,
+        frame_mask([16]),
+        torch.zeros(1, dtype=torch.bool),
+    )
     assert out.shape == (1, 16, dims) and bool(torch.isfinite(out).all())
     sizes = [layer.in_features for layer in model.pose_encoder.embed]
     assert sum(sizes[:7]) == dims and sizes[7] == dims
@@ -190,8 +212,16 @@ def test_routing_table_and_part_text_dropout():
     assert routed.texts == ["walks", "swings", "nods"]
     # Heads in the released token order: head, spine, right_arm, left_arm, right_leg, left_leg, trajectory,
     # and the whole body, which reads the overall text.
-    assert HEAD_FIELDS == ("head", "spine", "right_arm", "left_arm", "right_leg", "left_leg", "trajectory",
-                           "overall")
+    assert HEAD_FIELDS == (
+        "head",
+        "spine",
+        "right_arm",
+        "left_arm",
+        "right_leg",
+        "left_leg",
+        "trajectory",
+        "overall",
+    )
     assert routed.slots.tolist() == [
         [[0, 0, 0, 1, 0, 0, 0, 0]],
         [[2, -1, -1, -1, -1, -1, -1, -1]],  # no overall text: parts without a text read nothing
@@ -257,12 +287,18 @@ def test_a_motion_does_not_depend_on_the_others_in_its_batch():
     x = torch.randn(2, 30, DIMS)
     t = torch.tensor([40, 7])
     both = model.denoise(
-        x, t, model.encode_requests(as_requests([list(TWO_STAGES), "a person jumps"], [None, 20])),
-        frame_mask([30, 20]), torch.zeros(2, dtype=torch.bool),
+        x,
+        t,
+        model.encode_requests(as_requests([list(TWO_STAGES), "a person jumps"], [None, 20])),
+        frame_mask([30, 20]),
+        torch.zeros(2, dtype=torch.bool),
     )
     alone = model.denoise(
-        x[1:, :20], t[1:], model.encode_requests(as_requests(["a person jumps"], 20)),
-        frame_mask([20]), torch.zeros(1, dtype=torch.bool),
+        x[1:, :20],
+        t[1:],
+        model.encode_requests(as_requests(["a person jumps"], 20)),
+        frame_mask([20]),
+        torch.zeros(1, dtype=torch.bool),
     )
     torch.testing.assert_close(both[1, :20], alone[0], rtol=0, atol=1e-5)
 
@@ -289,8 +325,13 @@ def test_the_texts_of_a_batch_are_encoded_once(batch, monkeypatch):
     model = tiny_model(part_text_drop=0.0)
     calls = _count_encoder_calls(model, monkeypatch)
     model.training_losses(batch, torch.Generator().manual_seed(0))
-    texts = {text for stages in batch["stages"] for stage in stages for key in HEAD_FIELDS
-             if (text := stage.get(key)) is not None}
+    texts = {
+        text
+        for stages in batch["stages"]
+        for stage in stages
+        for key in HEAD_FIELDS
+        if (text := stage.get(key)) is not None
+    }
     assert any(len(stages) == 2 for stages in batch["stages"])  # staged rows with part texts are in it
     assert len(calls) == 1 and len(calls[0]) == len(set(calls[0])) and set(calls[0]) == texts
     # Every part text dropped: only the overall texts are encoded.
@@ -375,8 +416,11 @@ def test_generate_from_stages_with_a_trained_run(fine_run):
     again = model.generate([stages, "a person jumps"], [None, 16], seed=3)
     assert first.features.shape == (2, 30, DIMS) and torch.equal(first.features, again.features)
     assert torch.all(first.features[1, 16:] == 0) and bool(torch.isfinite(first.features).all())
-    edited = model.generate([[stages[0], replace(stages[1], right_leg="the left leg kicks")],
-                             "a person jumps"], [None, 16], seed=3)
+    edited = model.generate(
+        [[stages[0], replace(stages[1], right_leg="the left leg kicks")], "a person jumps"],
+        [None, 16],
+        seed=3,
+    )
     # Four steps leave the zero-initialised output layers small, so the edit moves the motion a little; it
     # moves it (the other request may move too: the experts' capacity is shared by the batch, as released).
     assert not torch.equal(edited.features[0], first.features[0])

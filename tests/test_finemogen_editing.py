@@ -132,8 +132,20 @@ def workflow(run, tmp_path_factory) -> dict:
     original.write_text(dumps_humman_json(Annotation("edit", STAGES)))
     part, both = folder / "b.json", folder / "c.json"
     for source, target, (field, text) in ((original, part, PART_EDIT), (part, both, OVERALL_EDIT)):
-        invoke("annotation", "edit", source, "--stage", -1, "--part", field, "--text", text,
-               "--allow-missing-parts", "-o", target)
+        invoke(
+            "annotation",
+            "edit",
+            source,
+            "--stage",
+            -1,
+            "--part",
+            field,
+            "--text",
+            text,
+            "--allow-missing-parts",
+            "-o",
+            target,
+        )
     return {
         "files": (original, part, both),
         "original": generate(run, original, SEED, folder / "gen-a"),
@@ -163,8 +175,10 @@ def report(name: str, differences: dict[str, list[float]]) -> None:
 
 
 def test_the_edits_change_one_text_of_the_last_stage_and_the_same_seed_repeats(run, workflow):
-    original, part, both = (read_humman_json(path, options=ValidationOptions(allow_missing_parts=True))
-                            for path in workflow["files"])
+    original, part, both = (
+        read_humman_json(path, options=ValidationOptions(allow_missing_parts=True))
+        for path in workflow["files"]
+    )
     assert part.stages[:2] == original.stages[:2] == STAGES[:2]
     assert part.stages[2].texts == {**STAGES[2].texts, PART_EDIT[0]: PART_EDIT[1]}
     assert both.stages[2].texts == {**part.stages[2].texts, OVERALL_EDIT[0]: OVERALL_EDIT[1]}

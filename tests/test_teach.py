@@ -39,8 +39,11 @@ TINY_OVERRIDES = [
     "data.max_frames=40",
     'data.feature_cache=""',
 ]
-THREE_STAGES = [Stage(0, 12, overall="a person walks"), Stage(12, 30, overall="then sits"),
-                Stage(30, 33, overall="then jumps")]
+THREE_STAGES = [
+    Stage(0, 12, overall="a person walks"),
+    Stage(12, 30, overall="then sits"),
+    Stage(30, 33, overall="then jumps"),
+]
 
 
 def tiny_model(context: ModelContext = CONTEXT, **changes) -> TEACH:
@@ -57,11 +60,13 @@ def batch(tiny_dataset):
 # --------------------------------------------------------------------------- pairs
 def test_pairs_cut_each_item_at_one_stage_boundary():
     pad = -1
-    stage_index = torch.tensor([
-        [0] * 4 + [1] * 3 + [2] * 5,        # three stages: boundary 1 or 2
-        [0] * 6 + [pad] * 6,                 # one stage: a first action only
-        [0] * 2 + [1] * 4 + [pad] * 6,       # two stages: boundary 1
-    ])
+    stage_index = torch.tensor(
+        [
+            [0] * 4 + [1] * 3 + [2] * 5,  # three stages: boundary 1 or 2
+            [0] * 6 + [pad] * 6,  # one stage: a first action only
+            [0] * 2 + [1] * 4 + [pad] * 6,  # two stages: boundary 1
+        ]
+    )
     lengths = torch.tensor([12, 6, 6])
     seen = []
     for seed in range(200):
@@ -69,13 +74,20 @@ def test_pairs_cut_each_item_at_one_stage_boundary():
         assert pairs.paired.tolist() == [True, False, True]
         assert (pairs.first_start[1:].tolist(), pairs.first_length[1:].tolist()) == ([0, 0], [6, 2])
         assert (pairs.second_start[2].item(), pairs.second_length[1:].tolist()) == (2, [0, 4])
-        ranges = (pairs.first_start[0].item(), pairs.first_length[0].item(),
-                  pairs.second_start[0].item(), pairs.second_length[0].item())
+        ranges = (
+            pairs.first_start[0].item(),
+            pairs.first_length[0].item(),
+            pairs.second_start[0].item(),
+            pairs.second_length[0].item(),
+        )
         assert ranges == {1: (0, 4, 4, 3), 2: (4, 3, 7, 5)}[pairs.boundary[0].item()]
         seen.append(pairs.boundary[0].item())
     assert abs(seen.count(1) / len(seen) - 0.5) < 0.1  # uniform over the two boundaries
-    stages = [[{"overall": "walk"}, {"overall": "turn"}, {"overall": None, "left_arm": "wave"}],
-              [{"overall": "sit"}], [{"overall": "jump"}, {"overall": "kick"}]]
+    stages = [
+        [{"overall": "walk"}, {"overall": "turn"}, {"overall": None, "left_arm": "wave"}],
+        [{"overall": "sit"}],
+        [{"overall": "jump"}, {"overall": "kick"}],
+    ]
     pairs.boundary[0] = 2
     assert pair_texts(stages, pairs) == (["turn", "sit", "jump"], ["wave", "kick"])
 
@@ -128,8 +140,9 @@ def test_reductions_are_teachs():
     lengths = [7, 3, 5]
     mask = torch.arange(7)[None, :] < torch.tensor(lengths)[:, None]
     # Recons: smooth-L1 mean over each motion's frames x features, then the mean over motions.
-    reference = torch.stack([torch.nn.functional.smooth_l1_loss(output[i, :n], target[i, :n])
-                             for i, n in enumerate(lengths)]).mean()
+    reference = torch.stack(
+        [torch.nn.functional.smooth_l1_loss(output[i, :n], target[i, :n]) for i, n in enumerate(lengths)]
+    ).mean()
     torch.testing.assert_close(smooth_l1_per_motion(output, target, mask), reference)
     mu_q, mu_p, lv_q, lv_p = torch.randn(4, 6, 8, generator=generator)
     normal = torch.distributions.Normal
@@ -146,7 +159,8 @@ def test_losses_are_finite_hold_every_term_and_reach_every_parameter(batch):
     assert set(losses) == {f"{t}_{i}" for t in TERMS for i in (0, 1)} | {"loss"}
     assert all(torch.isfinite(v) for v in losses.values())
     expected = sum(
-        losses[f"recons_text2motion_{i}"] + losses[f"recons_motion2motion_{i}"]
+        losses[f"recons_text2motion_{i}"]
+        + losses[f"recons_motion2motion_{i}"]
         + 0.25 * sum(losses[f"{k}_{i}"] for k in ("kl_text2motion", "kl_motion2text", "kl_text", "kl_motion"))
         + 0.5 * losses[f"latent_manifold_{i}"]
         for i in (0, 1)
@@ -220,8 +234,11 @@ def test_generate_stage_by_stage_with_a_trained_run(teach_run):
         blend = features[0, last] * (1 - t) + features[0, last + window + 1] * t
         torch.testing.assert_close(features[0, last + 1 : last + 1 + window], blend)
     # Each stage reads the previous one: another first text changes the later stages.
-    edited = model.generate([[Stage(0, 12, overall="someone waves slowly"), *THREE_STAGES[1:]],
-                             "a person jumps"], [None, 16], seed=3)
+    edited = model.generate(
+        [[Stage(0, 12, overall="someone waves slowly"), *THREE_STAGES[1:]], "a person jumps"],
+        [None, 16],
+        seed=3,
+    )
     assert not torch.allclose(edited.features[0, 20:30], features[0, 20:30])
 
 
@@ -272,8 +289,9 @@ def test_rot6d_alignment_turns_the_next_stage_and_joins_the_root(align):
     t = torch.arange(1, window + 1, dtype=torch.float64)[:, None] / (window + 1)
     q = cont6d_to_quaternion(composed[:, 3:].double().reshape(-1, 22, 6))
     expected = slerp(q[9], q[13], t)
-    torch.testing.assert_close(q[10:13] * torch.sign((q[10:13] * expected).sum(-1, keepdim=True)), expected,
-                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        q[10:13] * torch.sign((q[10:13] * expected).sum(-1, keepdim=True)), expected, rtol=0, atol=1e-5
+    )
     height = composed[9, 0] * (1 - t[:, 0]) + composed[13, 0] * t[:, 0]
     torch.testing.assert_close(composed[10:13, 0], height)
 
@@ -284,8 +302,13 @@ def test_model_composes_rot6d_in_dataset_space():
     generator = torch.Generator().manual_seed(0)
     mean, std = torch.randn(135, generator=generator), torch.rand(135, generator=generator) + 0.5
     model.set_normalisation(mean.numpy(), std.numpy())
-    data = torch.cat([_walk(np.linspace(0, 1.0, 10), 10, 0), torch.zeros(3, 135, dtype=torch.float64),
-                      _walk(np.zeros(9), 9, 1)])[None]
+    data = torch.cat(
+        [
+            _walk(np.linspace(0, 1.0, 10), 10, 0),
+            torch.zeros(3, 135, dtype=torch.float64),
+            _walk(np.zeros(9), 9, 1),
+        ]
+    )[None]
     layout = StageLayout.from_stage_lengths([[10, 12]], 3)
     composed = model.compose((data - mean) / std, layout)
     expected = compose(data, layout, "smpl-rot6d-135")
@@ -335,14 +358,23 @@ def test_presets_are_registered_and_paper_has_the_released_sizes(monkeypatch):
     weights = (config.recons_weight, config.kl_weight, config.latent_weight)
     assert config.past_frames == 5 and weights == (1.0, 1e-5, 1e-5)
     assert (config.slerp_window, config.align, preset["train"]["lr"], preset["train"]["batch_size"]) == (
-        8, "full", 7e-5, 8)
+        8,
+        "full",
+        7e-5,
+        8,
+    )
     TEACH(TEACHConfig(**load_preset(TEACH, "tiny")["model"]), CONTEXT)
 
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"heads": 3}, "heads"), ({"past_frames": 0}, "past_frames"), ({"align": "sideways"}, "align"),
-     ({"slerp_window": -1}, "slerp_window"), ({"kl_weight": -1.0}, "kl_weight")],
+    [
+        ({"heads": 3}, "heads"),
+        ({"past_frames": 0}, "past_frames"),
+        ({"align": "sideways"}, "align"),
+        ({"slerp_window": -1}, "slerp_window"),
+        ({"kl_weight": -1.0}, "kl_weight"),
+    ],
 )
 def test_the_config_refuses_what_cannot_work(changes, field):
     with pytest.raises(MogenBenchError, match=field):

@@ -74,11 +74,17 @@ class StageLayout:
         cls, stage_lengths: Sequence[Sequence[int]], slerp_window: int, device: torch.device | str = "cpu"
     ) -> StageLayout:
         if not stage_lengths or any(not lengths for lengths in stage_lengths):
-            raise MogenBenchError("every request needs at least one stage", field="stages",
-                                  fix="give each motion one stage or more")
+            raise MogenBenchError(
+                "every request needs at least one stage",
+                field="stages",
+                fix="give each motion one stage or more",
+            )
         if any(length < 1 for lengths in stage_lengths for length in lengths):
-            raise MogenBenchError("every stage needs at least one frame", field="stages",
-                                  fix="make each stage end after it starts")
+            raise MogenBenchError(
+                "every stage needs at least one frame",
+                field="stages",
+                fix="make each stage end after it starts",
+            )
         most = max(len(lengths) for lengths in stage_lengths)
         padded = [list(lengths) + [0] * (most - len(lengths)) for lengths in stage_lengths]
         lengths = torch.tensor(padded, dtype=torch.long, device=device)
@@ -119,8 +125,9 @@ def _at(features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     return features[torch.arange(features.shape[0], device=features.device), frames]
 
 
-def _align_heading(features: torch.Tensor, last: torch.Tensor, first: torch.Tensor, end: torch.Tensor,
-                   valid: torch.Tensor) -> None:
+def _align_heading(
+    features: torch.Tensor, last: torch.Tensor, first: torch.Tensor, end: torch.Tensor, valid: torch.Tensor
+) -> None:
     """Turn the pelvis of frames ``first .. end`` so frame ``first`` has the heading of frame ``last``."""
     before = cont6d_to_matrix(_at(features, last)[:, PELVIS])
     after = cont6d_to_matrix(_at(features, first)[:, PELVIS])
@@ -132,8 +139,14 @@ def _align_heading(features: torch.Tensor, last: torch.Tensor, first: torch.Tens
     features[..., PELVIS] = torch.where(inside[..., None], turned, pelvis)
 
 
-def _fill_window(features: torch.Tensor, last: torch.Tensor, first: torch.Tensor, window: torch.Tensor,
-                 valid: torch.Tensor, rotations: bool) -> None:
+def _fill_window(
+    features: torch.Tensor,
+    last: torch.Tensor,
+    first: torch.Tensor,
+    window: torch.Tensor,
+    valid: torch.Tensor,
+    rotations: bool,
+) -> None:
     """Frames ``last + 1 .. first - 1``: interpolated between frames ``last`` and ``first``."""
     widest = int((window * valid).max()) if valid.any() else 0
     if widest == 0:
@@ -148,8 +161,10 @@ def _fill_window(features: torch.Tensor, last: torch.Tensor, first: torch.Tensor
         qa = cont6d_to_quaternion(a[:, ROTATIONS].reshape(count, 1, NUM_JOINTS, 6))
         qb = cont6d_to_quaternion(b[:, ROTATIONS].reshape(count, 1, NUM_JOINTS, 6))
         q = slerp(qa, qb, t[..., None])
-        blend = torch.cat([blend[..., : ROTATIONS.start],
-                           quaternion_to_cont6d(q).reshape(count, widest, NUM_JOINTS * 6)], dim=-1)
+        blend = torch.cat(
+            [blend[..., : ROTATIONS.start], quaternion_to_cont6d(q).reshape(count, widest, NUM_JOINTS * 6)],
+            dim=-1,
+        )
     rows = torch.arange(count, device=features.device)[:, None].expand(-1, widest)
     frames = last[:, None] + 1 + step[None, :]
     features[rows[inside], frames[inside]] = blend[inside].to(features.dtype)
@@ -164,8 +179,9 @@ def compose(
     new tensor (the input is left as it is).
     """
     if align not in ALIGN_MODES:
-        raise MogenBenchError(f"unknown align mode {align!r}", field="model.align",
-                              fix=f"use one of {', '.join(ALIGN_MODES)}")
+        raise MogenBenchError(
+            f"unknown align mode {align!r}", field="model.align", fix=f"use one of {', '.join(ALIGN_MODES)}"
+        )
     rotations = composition_kind(representation) == "rotation"
     features = features.clone()
     frames = torch.arange(features.shape[1], device=features.device)
@@ -184,4 +200,3 @@ def compose(
             still = valid[:, None] & (frames[None, :] >= start[:, None]) & (frames[None, :] <= first[:, None])
             features[..., VELOCITY] = features[..., VELOCITY] * (~still[..., None]).to(features.dtype)
     return features
-

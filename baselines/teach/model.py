@@ -96,22 +96,37 @@ class TEACHConfig(TextConfig):
         for name in ("latent_dim", "layers", "heads", "ff_dim", "past_frames"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MogenBenchError(f"{name} must be a whole number >= 1, got {value!r}",
-                                      field=f"model.{name}", fix="see baselines/teach/presets/paper.toml")
+                raise MogenBenchError(
+                    f"{name} must be a whole number >= 1, got {value!r}",
+                    field=f"model.{name}",
+                    fix="see baselines/teach/presets/paper.toml",
+                )
         if self.latent_dim % self.heads:
-            raise MogenBenchError(f"latent_dim {self.latent_dim} is not divisible by heads {self.heads}",
-                                  field="model.heads", fix="choose heads that divide latent_dim (TEACH: 4)")
+            raise MogenBenchError(
+                f"latent_dim {self.latent_dim} is not divisible by heads {self.heads}",
+                field="model.heads",
+                fix="choose heads that divide latent_dim (TEACH: 4)",
+            )
         if self.slerp_window < 0:
-            raise MogenBenchError(f"slerp_window must be >= 0, got {self.slerp_window}",
-                                  field="model.slerp_window", fix="use 8 (TEACH) or 0 for none")
+            raise MogenBenchError(
+                f"slerp_window must be >= 0, got {self.slerp_window}",
+                field="model.slerp_window",
+                fix="use 8 (TEACH) or 0 for none",
+            )
         if self.align not in ALIGN_MODES:
-            raise MogenBenchError(f"unknown align mode {self.align!r}", field="model.align",
-                                  fix=f"use one of {', '.join(ALIGN_MODES)}")
+            raise MogenBenchError(
+                f"unknown align mode {self.align!r}",
+                field="model.align",
+                fix=f"use one of {', '.join(ALIGN_MODES)}",
+            )
         for name in ("dropout", "recons_weight", "kl_weight", "latent_weight", "sample_scale"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
-                raise MogenBenchError(f"{name} must be a number >= 0, got {value!r}", field=f"model.{name}",
-                                      fix="see baselines/teach/presets/paper.toml")
+                raise MogenBenchError(
+                    f"{name} must be a number >= 0, got {value!r}",
+                    field=f"model.{name}",
+                    fix="see baselines/teach/presets/paper.toml",
+                )
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -125,14 +140,23 @@ class Positions(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] > self.table.shape[0]:
-            raise MogenBenchError(f"{x.shape[1]} positions exceed the model's {self.table.shape[0]}",
-                                  field="length", fix="generate shorter stages")
+            raise MogenBenchError(
+                f"{x.shape[1]} positions exceed the model's {self.table.shape[0]}",
+                field="length",
+                fix="generate shorter stages",
+            )
         return self.dropout(x + self.table[: x.shape[1]].to(x.dtype))
 
 
 def _encoder(config: TEACHConfig) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(config.latent_dim, config.heads, config.ff_dim, config.dropout,
-                                       activation=config.activation, batch_first=True)
+    layer = nn.TransformerEncoderLayer(
+        config.latent_dim,
+        config.heads,
+        config.ff_dim,
+        config.dropout,
+        activation=config.activation,
+        batch_first=True,
+    )
     return nn.TransformerEncoder(layer, num_layers=config.layers, enable_nested_tensor=False)
 
 
@@ -154,8 +178,9 @@ class TextPastEncoder(nn.Module):
         self.positions = Positions(rows, width, config.dropout)
         self.encoder = _encoder(config)
 
-    def forward(self, text: TextFeatures, past: torch.Tensor | None = None,
-                past_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, text: TextFeatures, past: torch.Tensor | None = None, past_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         words = self.positions(self.projection(text.tokens))
         count = words.shape[0]
         keep = torch.ones(count, 2, dtype=torch.bool, device=words.device)
@@ -199,8 +224,14 @@ class MotionDecoder(nn.Module):
 
     def __init__(self, dims: int, rows: int, config: TEACHConfig):
         super().__init__()
-        layer = nn.TransformerDecoderLayer(config.latent_dim, config.heads, config.ff_dim, config.dropout,
-                                           activation=config.activation, batch_first=True)
+        layer = nn.TransformerDecoderLayer(
+            config.latent_dim,
+            config.heads,
+            config.ff_dim,
+            config.dropout,
+            activation=config.activation,
+            batch_first=True,
+        )
         self.decoder = nn.TransformerDecoder(layer, num_layers=config.layers)
         self.positions = Positions(rows, config.latent_dim, config.dropout)
         self.output = nn.Linear(config.latent_dim, dims)
@@ -258,20 +289,29 @@ class TEACH(MotionModel):
         if mean.numel() != self.context.dims or std.numel() != self.context.dims or not bool((std > 0).all()):
             raise MogenBenchError(
                 f"normalisation statistics must be {self.context.dims} means and positive stds",
-                field="normalisation", fix="pass the run's mean and std (config.json, normalisation)",
+                field="normalisation",
+                fix="pass the run's mean and std (config.json, normalisation)",
             )
         self.feature_mean.copy_(mean)
         self.feature_std.copy_(std)
         self.statistics_known = True
 
     # ------------------------------------------------------------------ pieces
-    def reparameterise(self, mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator,
-                       scale: float = 1.0) -> torch.Tensor:
+    def reparameterise(
+        self, mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator, scale: float = 1.0
+    ) -> torch.Tensor:
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=torch.float32)
         return mu + scale * (0.5 * logvar).exp() * noise.to(mu.dtype)
 
-    def _action(self, text: TextFeatures, target: torch.Tensor, mask: torch.Tensor, generator,
-                past: torch.Tensor | None = None, past_mask: torch.Tensor | None = None):
+    def _action(
+        self,
+        text: TextFeatures,
+        target: torch.Tensor,
+        mask: torch.Tensor,
+        generator,
+        past: torch.Tensor | None = None,
+        past_mask: torch.Tensor | None = None,
+    ):
         """The loss terms of one action (text and motion branches) and its text -> motion output."""
         mu_t, logvar_t = self.text(text, past, past_mask)
         mu_m, logvar_m = self.motion(target, mask)
@@ -339,23 +379,29 @@ class TEACH(MotionModel):
         # Stages are decoded one by one, so only each stage must fit (checked in ``sample``).
         return None
 
-    def sample(self, requests: list[GenerationRequest], generator: torch.Generator,
-               guidance: float | None = None) -> torch.Tensor:
+    def sample(
+        self, requests: list[GenerationRequest], generator: torch.Generator, guidance: float | None = None
+    ) -> torch.Tensor:
         if guidance is not None and float(guidance) != 1.0:
-            raise MogenBenchError("TEACH has no classifier-free guidance", field="guidance",
-                                  fix="leave out --guidance for a TEACH run")
+            raise MogenBenchError(
+                "TEACH has no classifier-free guidance",
+                field="guidance",
+                fix="leave out --guidance for a TEACH run",
+            )
         longest = max(s.end_frame - s.start_frame for request in requests for s in request.stages)
         if longest > self.context.max_frames:
             raise MogenBenchError(
                 f"a stage of {longest} frames is longer than the {self.context.max_frames} "
                 "a TEACH stage can have",
-                field="stages", fix="split the stage, or train with a larger data.max_frames",
+                field="stages",
+                fix="split the stage, or train with a larger data.max_frames",
             )
         device = self.device
         config = self.config
         layout = StageLayout.from_stage_lengths(
             [[stage.end_frame - stage.start_frame for stage in request.stages] for request in requests],
-            config.slerp_window, device,
+            config.slerp_window,
+            device,
         )
         totals = layout.totals
         count, frames, dims = len(requests), int(totals.max()), self.context.dims

@@ -82,8 +82,9 @@ def estimate_x0(
     if diffusion.prediction == "x0":
         x0 = output
     else:
-        signal, noise = coef(diffusion.sqrt_recip_alphas_cumprod, index), coef(
-            diffusion.sqrt_recipm1_alphas_cumprod, index
+        signal, noise = (
+            coef(diffusion.sqrt_recip_alphas_cumprod, index),
+            coef(diffusion.sqrt_recipm1_alphas_cumprod, index),
         )
         x0 = signal * x - noise * output  # x0 = sqrt(1/ab) x_t - sqrt(1/ab - 1) eps
     if inpaint is not None:

@@ -80,7 +80,7 @@ def library(name: str) -> ctypes.CDLL | None:
         try:
             _loaded[name] = _load(KERNELS[name], name)
             _reasons[name] = f"built at {_loaded[name]._name}"
-        except (OSError, subprocess.SubprocessError, _BuildFailed) as exc:
+        except (OSError, AttributeError, subprocess.SubprocessError, _BuildFailed) as exc:
             _loaded[name], _reasons[name] = None, str(exc)
             log.info("compiled kernel %s unavailable, using the torch code: %s", name, exc)
     return _loaded[name]

@@ -51,8 +51,9 @@ def _build_learned(
 ) -> LearnedTextEncoder:
     """``vocabulary`` (words, most frequent first) or ``texts`` to build it from; ``config`` or its fields."""
     if vocabulary is not None and texts is not None:
-        raise MogenBenchError("give the learned text encoder a vocabulary or texts, not both",
-                              field="vocabulary")
+        raise MogenBenchError(
+            "give the learned text encoder a vocabulary or texts, not both", field="vocabulary"
+        )
     config = replace(config or LearnedTextConfig(), **config_fields)
     if texts is not None:
         vocabulary = build_vocabulary(texts, min_count=min_count, max_size=max_size)
@@ -81,8 +82,11 @@ def build_text_encoder(name: str, **options) -> TextEncoder:
     """The text encoder registered as ``name``, built with ``options`` (checked before anything is built)."""
     if name not in TEXT_ENCODERS:
         known = ", ".join(sorted(TEXT_ENCODERS))
-        raise MogenBenchError(f"unknown text encoder {name!r}; known text encoders: {known}",
-                              field="text_encoder", fix=f"use one of: {known}")
+        raise MogenBenchError(
+            f"unknown text encoder {name!r}; known text encoders: {known}",
+            field="text_encoder",
+            fix=f"use one of: {known}",
+        )
     accepted = _options(name)
     unknown = sorted(set(options) - set(accepted))
     if unknown:

@@ -189,8 +189,9 @@ class TextFeatureCache:
             self._describe()
         for i, text in enumerate(texts):
             # clone: a row view would keep the whole batch alive in the LRU.
-            entry = CachedText(features.tokens[i].clone(), features.mask[i].clone(),
-                               features.pooled[i].clone())
+            entry = CachedText(
+                features.tokens[i].clone(), features.mask[i].clone(), features.pooled[i].clone()
+            )
             if self.folder is not None:
                 self._write(text, entry)
             self._remember(text_key(text), entry)

@@ -124,8 +124,9 @@ class ClipTextEncoder(TextEncoder):
         if weights is not None:
             path = Path(weights).expanduser()
             if not path.is_file():
-                raise MogenBenchError("no such CLIP weights file", file=str(path), field="clip_weights",
-                                      fix=WEIGHTS_FIX)
+                raise MogenBenchError(
+                    "no such CLIP weights file", file=str(path), field="clip_weights", fix=WEIGHTS_FIX
+                )
             self.weights_source = str(path)
         elif download:
             path = _download(download_dir)
@@ -239,8 +240,9 @@ class ClipTextEncoder(TextEncoder):
         before = cache.computed
         unique = list(dict.fromkeys(check_texts(texts)))
         for start in range(0, len(unique), 4 * self.batch_size):
-            cache.get_or_compute(unique[start : start + 4 * self.batch_size], self.encode,
-                                 batch_size=self.batch_size)
+            cache.get_or_compute(
+                unique[start : start + 4 * self.batch_size], self.encode, batch_size=self.batch_size
+            )
         return cache.computed - before
 
     # ------------------------------------------------------------------ identity and cache
@@ -362,8 +364,10 @@ def _check_config(config: dict) -> None:
     if text.get("proj_type", "linear") == "none":
         problems.append("no text projection")
     if text.get("width", 512) != config.get("embed_dim"):
-        problems.append(f"width {text.get('width', 512)} != embed_dim {config.get('embed_dim')} "
-                        "(tokens and pooled must share one size)")
+        problems.append(
+            f"width {text.get('width', 512)} != embed_dim {config.get('embed_dim')} "
+            "(tokens and pooled must share one size)"
+        )
     if problems:
         raise ValueError("unsupported CLIP text config: " + "; ".join(problems))
 
@@ -383,8 +387,11 @@ def _download(download_dir: str | os.PathLike | None) -> Path:
             fix="check the internet connection, or pass a local copy of the weights with --clip-weights PATH",
         ) from error
     if not target:
-        raise MogenBenchError(f"open_clip knows no {PRETRAINED_TAG!r} weights for {MODEL_NAME}",
-                              field="clip_download", fix="pass the weights with --clip-weights PATH")
+        raise MogenBenchError(
+            f"open_clip knows no {PRETRAINED_TAG!r} weights for {MODEL_NAME}",
+            field="clip_download",
+            fix="pass the weights with --clip-weights PATH",
+        )
     return Path(target)
 
 
@@ -405,8 +412,9 @@ def _read_text_weights(path: Path, tower: torch.nn.Module) -> dict[str, torch.Te
                 field="clip_weights",
                 fix=WEIGHTS_FIX,
             ) from error
-        raise MogenBenchError(f"cannot read CLIP weights ({error})", file=str(path), field="clip_weights",
-                              fix=WEIGHTS_FIX) from error
+        raise MogenBenchError(
+            f"cannot read CLIP weights ({error})", file=str(path), field="clip_weights", fix=WEIGHTS_FIX
+        ) from error
     except Exception as error:
         raise MogenBenchError(
             f"cannot read CLIP weights ({type(error).__name__}: {error})",
@@ -415,8 +423,12 @@ def _read_text_weights(path: Path, tower: torch.nn.Module) -> dict[str, torch.Te
             fix=WEIGHTS_FIX,
         ) from error
     if not isinstance(state, dict):
-        raise MogenBenchError(f"holds a {type(state).__name__}, not a state dict", file=str(path),
-                              field="clip_weights", fix=WEIGHTS_FIX)
+        raise MogenBenchError(
+            f"holds a {type(state).__name__}, not a state dict",
+            file=str(path),
+            field="clip_weights",
+            fix=WEIGHTS_FIX,
+        )
     return select_text_weights(state, tower.state_dict(), path)
 
 

@@ -28,8 +28,10 @@ class TextFeatures:
             raise ValueError(f"tokens must be (B, L, C), got shape {tuple(self.tokens.shape)}")
         batch, length, channels = self.tokens.shape
         if tuple(self.mask.shape) != (batch, length) or self.mask.dtype != torch.bool:
-            raise ValueError(f"mask must be a bool ({batch}, {length}) tensor, got {self.mask.dtype} "
-                             f"{tuple(self.mask.shape)}")
+            raise ValueError(
+                f"mask must be a bool ({batch}, {length}) tensor, got {self.mask.dtype} "
+                f"{tuple(self.mask.shape)}"
+            )
         if tuple(self.pooled.shape) != (batch, channels):
             raise ValueError(f"pooled must be ({batch}, {channels}), got {tuple(self.pooled.shape)}")
 

@@ -185,8 +185,11 @@ class LearnedTextEncoder(TextEncoder):
     def set_extra_state(self, state: dict) -> None:
         vocabulary, _ = _parse_extra_state(state)
         if len(vocabulary) != self.word_embedding.num_embeddings:  # pragma: no cover - resized on load
-            raise MogenBenchError(f"the vocabulary has {len(vocabulary)} tokens but the word embedding "
-                                  f"{self.word_embedding.num_embeddings} rows", field="_extra_state")
+            raise MogenBenchError(
+                f"the vocabulary has {len(vocabulary)} tokens but the word embedding "
+                f"{self.word_embedding.num_embeddings} rows",
+                field="_extra_state",
+            )
         self.vocabulary = vocabulary
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
@@ -244,6 +247,7 @@ def _parse_extra_state(state) -> tuple[Vocabulary, LearnedTextConfig]:
     try:
         vocabulary = Vocabulary.from_words(state["words"])
     except ValueError as error:
-        raise MogenBenchError(f"the checkpoint's vocabulary is damaged: {error}",
-                              field="_extra_state") from error
+        raise MogenBenchError(
+            f"the checkpoint's vocabulary is damaged: {error}", field="_extra_state"
+        ) from error
     return vocabulary, LearnedTextConfig(**state["config"])

@@ -238,10 +238,14 @@ def make_batch(count: int, frames: int, stages: int = 1, parts=PARTS, seed: int 
         else:
             bounds = np.linspace(0, frames, stages + 1).astype(int)
             stage_list = [
-                stage_dict(int(bounds[s]), int(bounds[s + 1]), {
-                    "overall": f"stage {s} of motion {i}",
-                    **{part: f"the {part} moves in stage {s} of motion {i}" for part in parts},
-                })
+                stage_dict(
+                    int(bounds[s]),
+                    int(bounds[s + 1]),
+                    {
+                        "overall": f"stage {s} of motion {i}",
+                        **{part: f"the {part} moves in stage {s} of motion {i}" for part in parts},
+                    },
+                )
                 for s in range(stages)
             ]
         items.append(
