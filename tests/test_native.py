@@ -169,3 +169,9 @@ def test_features_too_narrow_for_the_joints_are_refused():
         MogenBenchError, match=r"features for 22 joints need at least 67 dimensions.*\(3, 10, 60\)"
     ):
         recover_from_ric(torch.zeros(3, 10, 60))
+
+
+def test_numpy_and_integer_features_are_taken(walking_features):
+    joints = recover_from_ric(walking_features.numpy())
+    assert isinstance(joints, torch.Tensor) and torch.equal(joints, recover_from_ric(walking_features))
+    assert recover_from_ric(torch.zeros(2, 5, 263, dtype=torch.int64)).dtype == torch.float32

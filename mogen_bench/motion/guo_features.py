@@ -352,14 +352,18 @@ _RECOVER_CHUNK_ELEMENTS = 2**18
 
 
 def recover_from_ric(features: torch.Tensor, num_joints: int = 22) -> torch.Tensor:
-    """Joint positions ``(..., T, J, 3)`` from the root data and the ric block (as ``recover_from_ric``).
+    """Joint positions ``(..., T, J, 3)`` from the root data and the ric block (as ``recover_from_ric``) of
+    features ``(..., T, D)``, a tensor or a numpy array.
 
     The ric block turned back by the inverse heading (the 2D rotation of ``_recover_root``, written as
     ``c x + s z`` and ``c z - s x`` with ``c = 1 - k``), plus the root's ground position; the root is joint 0.
     On the CPU, float32 / float64 features that need no gradient go through the compiled kernel of
     ``mogen_bench.native`` when it can be built (one pass instead of several); elsewhere, and where it
-    cannot, through the torch code below. The two agree to the last bits of ``sin`` / ``cos``.
+    cannot, through ``_recover_from_ric_torch``. The two agree to the last bits of ``sin`` / ``cos``.
     """
+    features = torch.as_tensor(features)  # numpy arrays too
+    if not features.is_floating_point():
+        features = features.to(torch.float32)
     ric_end = 4 + (num_joints - 1) * 3
     if num_joints < 1 or features.ndim < 2 or features.shape[-1] < ric_end:
         raise MogenBenchError(
