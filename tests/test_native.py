@@ -11,7 +11,7 @@ import torch
 from mogen_bench import native
 from mogen_bench.errors import MogenBenchError
 from mogen_bench.motion import guo_features
-from mogen_bench.motion.guo_features import extract_features, recover_from_ric
+from mogen_bench.motion.guo_features import extract_features, recover_from_ric, recover_from_rot, recover_root
 
 from .benchmarks.test_feature_speed import synthetic_motions
 
@@ -153,6 +153,11 @@ def test_features_that_need_a_gradient_get_one(walking_features):
     )
     with torch.no_grad():
         assert not recover_from_ric(features).requires_grad
+    # The root recovery underneath is shared with recover_root and recover_from_rot, which differentiate too.
+    heading, root = recover_root(features)
+    assert heading.requires_grad and root.requires_grad
+    recover_from_rot(features).sum().backward()
+    assert torch.isfinite(features.grad).all() and features.grad[..., :4].abs().sum() > 0
 
 
 @pytest.mark.parametrize("shape", [(0, 5, 263), (2, 0, 263), (1, 263)])

@@ -324,19 +324,22 @@ def _recover_root(
     # One gather of the four root columns, by column: every later read is of a small contiguous tensor,
     # not of one number per wide feature row.
     head = features[..., :4].movedim(-1, 0).contiguous()
-    # The angle of frame t sums the velocities of frames before it (frame 0's is zero).
-    angle = torch.zeros_like(head[0])
-    torch.cumsum(head[0, ..., :-1], dim=-1, out=angle[..., 1:])
+    # The angle of frame t sums the velocities of frames before it (frame 0's is zero). No out= or in-place
+    # ops on the way to the results, so features that need a gradient get one.
+    zero = head.new_zeros((*head.shape[1:-1], min(1, head.shape[-1])))
+    angle = torch.cat([zero, torch.cumsum(head[0, ..., :-1], dim=-1)], dim=-1)
     inverse_y = -torch.sin(angle)  # qinv(heading_quaternion(angle))[..., 2]
     k, s = 2 * inverse_y * inverse_y, 2 * torch.cos(angle) * inverse_y
     # As the official code indexes it, the step into frame t (the velocity stored at frame t-1) is turned
     # by frame t's heading; positions sum the steps from frame 0, which stands at the origin.
     step_x, step_z = head[1, ..., :-1], head[2, ..., :-1]
     k1, s1 = k[..., 1:], s[..., 1:]
-    steps = head.new_empty(2, *step_x.shape)
-    torch.add(step_x, torch.addcmul(s1 * step_z, k1, step_x, value=-1), out=steps[0])
-    torch.sub(step_z, torch.addcmul(s1 * step_x, k1, step_z), out=steps[1])
-    steps.cumsum_(dim=-1)
+    steps = torch.stack(
+        [
+            step_x + torch.addcmul(s1 * step_z, k1, step_x, value=-1),
+            step_z - torch.addcmul(s1 * step_x, k1, step_z),
+        ]
+    ).cumsum(dim=-1)
     position = out
     if position is None:
         position = head.new_empty(*angle.shape, 3)
@@ -381,21 +384,13 @@ def recover_from_ric(features: torch.Tensor, num_joints: int = 22) -> torch.Tens
 
 
 def _recover_from_ric_differentiable(features: torch.Tensor, num_joints: int) -> torch.Tensor:
-    """``recover_from_ric`` for features that need a gradient (a joint-position loss): the same arithmetic
-    as ``_recover_root`` and ``_recover_from_ric_torch``, written without ``out=`` and in-place ops."""
-    head = features[..., :4]
-    zero = head.new_zeros((*head.shape[:-2], min(1, head.shape[-2])))
-    angle = torch.cat([zero, torch.cumsum(head[..., :-1, 0], dim=-1)], dim=-1)
-    inverse_y = -torch.sin(angle)
-    k, s = 2 * inverse_y * inverse_y, 2 * torch.cos(angle) * inverse_y
-    step_x, step_z, k1, s1 = head[..., :-1, 1], head[..., :-1, 2], k[..., 1:], s[..., 1:]
-    root_x = torch.cat([zero, torch.cumsum(step_x + (s1 * step_z - k1 * step_x), dim=-1)], dim=-1)
-    root_z = torch.cat([zero, torch.cumsum(step_z - (s1 * step_x + k1 * step_z), dim=-1)], dim=-1)
+    """``recover_from_ric`` for features that need a gradient (a joint-position loss): the arithmetic of
+    ``_recover_from_ric_torch`` without its ``out=`` ops, which record no graph."""
+    _, root, (k, s) = _recover_root(features)
     x, y, z = features[..., 4 : 4 + (num_joints - 1) * 3].unflatten(-1, (num_joints - 1, 3)).unbind(-1)
     c, s = (1 - k)[..., None], s[..., None]
-    turned = torch.stack([(root_x[..., None] + s * z) + c * x, y, (root_z[..., None] - s * x) + c * z], -1)
-    root = torch.stack([root_x, head[..., 3], root_z], dim=-1)
-    return torch.cat([root[..., None, :], turned], dim=-2)
+    turned = (root[..., 0:1] + s * z) + c * x, y, (root[..., 2:3] - s * x) + c * z
+    return torch.cat([root[..., None, :], torch.stack(turned, dim=-1)], dim=-2)
 
 
 def _recover_from_ric_native(features: torch.Tensor, num_joints: int) -> torch.Tensor | None:
@@ -431,7 +426,7 @@ def _recover_from_ric_native(features: torch.Tensor, num_joints: int) -> torch.T
 
 
 def _recover_from_ric_torch(features: torch.Tensor, num_joints: int = 22) -> torch.Tensor:
-    """``recover_from_ric`` in torch ops: any device, dtype and autograd."""
+    """``recover_from_ric`` in torch ops, on any device and dtype; its ``out=`` ops record no gradient."""
     batch, frames = features.shape[:-2], features.shape[-2]
     features = features.reshape(math.prod(batch), frames, features.shape[-1])
     motions, ric_end = len(features), 4 + (num_joints - 1) * 3
