@@ -41,6 +41,10 @@ class Kernel:
     source: str
     functions: dict[str, tuple[type, tuple[type, ...]]]
 
+    @property
+    def path(self) -> Path:
+        return Path(__file__).with_name(self.source)
+
 
 KERNELS = {
     "recover_ric": Kernel(
@@ -78,7 +82,7 @@ def library(name: str) -> ctypes.CDLL | None:
         return None
     if name not in _loaded:
         try:
-            _loaded[name] = _load(KERNELS[name], name)
+            _loaded[name] = _load(name)
             _reasons[name] = f"built at {_loaded[name]._name}"
         except (OSError, AttributeError, subprocess.SubprocessError, _BuildFailed) as exc:
             _loaded[name], _reasons[name] = None, str(exc)
@@ -113,18 +117,21 @@ def _compiler() -> list[str]:
 
 def build_path(name: str) -> Path:
     """Where kernel ``name``'s build for this source, compiler and platform lies (or will lie)."""
-    source = Path(__file__).with_name(KERNELS[name].source)
     key = hashlib.sha256(
         b"\0".join(
-            [source.read_bytes(), " ".join(_compiler() + list(CFLAGS)).encode(), platform.platform().encode()]
+            [
+                KERNELS[name].path.read_bytes(),
+                " ".join(_compiler() + list(CFLAGS)).encode(),
+                platform.platform().encode(),
+            ]
         )
     ).hexdigest()[:16]
     suffix = ".dll" if sys.platform == "win32" else ".so"
     return _writable(cache_dir()) / f"{name}-{key}{suffix}"
 
 
-def _load(kernel: Kernel, name: str) -> ctypes.CDLL:
-    source, compiler, target = Path(__file__).with_name(kernel.source), _compiler(), build_path(name)
+def _load(name: str) -> ctypes.CDLL:
+    kernel, target = KERNELS[name], build_path(name)
     lib = None
     if target.exists():
         try:
@@ -132,7 +139,7 @@ def _load(kernel: Kernel, name: str) -> ctypes.CDLL:
         except OSError:  # a cached file that does not load (truncated by a full disk, say): build anew
             log.info("rebuilding %s: the cached build does not load", target)
     if lib is None:
-        _build(compiler, source, target)
+        _build(_compiler(), kernel.path, target)
         lib = ctypes.CDLL(str(target))
     for function, (result, arguments) in kernel.functions.items():
         entry = getattr(lib, function)
