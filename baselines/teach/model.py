@@ -148,8 +148,9 @@ class Positions(nn.Module):
         return self.dropout(x + self.table[: x.shape[1]].to(x.dtype))
 
 
-def _encoder(config: TEACHConfig) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(
+def _layer(kind: type[nn.Module], config: TEACHConfig) -> nn.Module:
+    """One transformer encoder or decoder layer of the configured width, heads and activation."""
+    return kind(
         config.latent_dim,
         config.heads,
         config.ff_dim,
@@ -157,6 +158,10 @@ def _encoder(config: TEACHConfig) -> nn.TransformerEncoder:
         activation=config.activation,
         batch_first=True,
     )
+
+
+def _encoder(config: TEACHConfig) -> nn.TransformerEncoder:
+    layer = _layer(nn.TransformerEncoderLayer, config)
     return nn.TransformerEncoder(layer, num_layers=config.layers, enable_nested_tensor=False)
 
 
@@ -224,14 +229,7 @@ class MotionDecoder(nn.Module):
 
     def __init__(self, dims: int, rows: int, config: TEACHConfig):
         super().__init__()
-        layer = nn.TransformerDecoderLayer(
-            config.latent_dim,
-            config.heads,
-            config.ff_dim,
-            config.dropout,
-            activation=config.activation,
-            batch_first=True,
-        )
+        layer = _layer(nn.TransformerDecoderLayer, config)
         self.decoder = nn.TransformerDecoder(layer, num_layers=config.layers)
         self.positions = Positions(rows, config.latent_dim, config.dropout)
         self.output = nn.Linear(config.latent_dim, dims)
